@@ -1,0 +1,289 @@
+"""Reassemble frames from packets that arrive in any order, decode complete tiles, verify checksums.
+
+The ground's rule: a frame is ``verified`` only when every tile decoded, every tile CRC-32 matched and the
+frame's SHA-256/128 over all stored pixels matched the header. Anything else is ``incomplete`` (parts missing,
+named) or ``corrupt`` (everything arrived but something does not check out, with the reason). Nothing the wire
+claims is allocated before it is bounded (docs/formats.md, "Limits").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from flight.checksums import frame_digest, tile_crc32
+from flight.codecs import RawCodec, TileCodec, codec_for_header
+from flight.container import CODEC_RAW, FrameHeader, unpack_tile
+from flight.errors import FormatError, InputError
+from flight.frame import BITPIX_DTYPES
+from flight.packets import (
+    APID_FRAME_HEADER,
+    APID_TILE_DATA,
+    SEQ_FIRST,
+    SEQ_LAST,
+    SEQ_UNSEGMENTED,
+    Packet,
+    parse_packet,
+)
+
+#: A frame's pixel buffer is allocated only if it is this small, or small against the bytes that arrived.
+ALLOC_FREE_BYTES = 64 << 20
+ALLOC_PER_RECEIVED_BYTE = 4096
+
+VERIFIED, INCOMPLETE, CORRUPT = "verified", "incomplete", "corrupt"
+
+
+@dataclass
+class FrameResult:
+    """What the ground knows about one frame."""
+
+    frame_id: int
+    name: str
+    status: str
+    missing_tiles: list[int] = field(default_factory=list)
+    missing_parts: list[int] = field(default_factory=list)
+    missing_packets: list[dict] = field(default_factory=list)  # {"part", "apid", "seq"} where derivable
+    corrupt_tiles: list[int] = field(default_factory=list)
+    header: FrameHeader | None = None
+    pixels: np.ndarray | None = None  # decoded tiles; missing tiles are zero (see ``mask``)
+    mask: np.ndarray | None = None  # True where the pixel was decoded and its tile CRC matched
+    reason: str = ""
+    parts_received: int = 0
+    part_count: int = 0
+
+    @property
+    def missing(self) -> list[str]:
+        """Human-readable list of what is missing: the header, tiles, or (without a header) packet parts."""
+        if self.header is None and self.status == INCOMPLETE:
+            return ["header"] + [f"part {p}" for p in self.missing_parts if p != 0]
+        return [f"tile {t}" for t in self.missing_tiles]
+
+
+@dataclass
+class _FrameState:
+    part_count: int
+    parts: dict[int, tuple[int, int, int]] = field(default_factory=dict)  # part -> (apid, seq, seq flags)
+    chunks: dict[int, dict[int, bytes]] = field(default_factory=dict)  # item -> offset -> bytes
+    item_length: dict[int, int] = field(default_factory=dict)
+    received_bytes: int = 0
+    conflicts: int = 0
+    result: FrameResult | None = None  # cached until a new part arrives
+
+
+@dataclass
+class GroundStats:
+    packets: int = 0
+    accepted: int = 0
+    crc_failed: int = 0
+    duplicates: int = 0
+    malformed: int = 0
+    ignored: int = 0
+
+
+class Reassembler:
+    """Collects packets across passes and answers, per frame, what is verified and what is missing.
+
+    ``idf_model`` is the model bundle folder the ground holds (None = the default bundle).
+    """
+
+    def __init__(self, idf_model: str | None = None) -> None:
+        self.idf_model = idf_model
+        self.stats = GroundStats()
+        self._frames: dict[int, _FrameState] = {}
+        self._codecs: dict[tuple, TileCodec] = {}
+
+    # -- packets in -------------------------------------------------------------------------------------
+    def add_packet(self, raw: bytes | Packet) -> bool:
+        """Take one packet (bytes or parsed); False when it was dropped (CRC, malformed, duplicate, not ours)."""
+        self.stats.packets += 1
+        packet = raw if isinstance(raw, Packet) else parse_packet(raw)
+        if packet is None:
+            self.stats.crc_failed += 1
+            return False
+        if packet.packet_type != 0 or packet.apid not in (APID_FRAME_HEADER, APID_TILE_DATA):
+            self.stats.ignored += 1
+            return False
+        state = self._frames.get(packet.frame_id)
+        if state is None:
+            state = self._frames[packet.frame_id] = _FrameState(part_count=packet.part_count)
+        if packet.part_count != state.part_count or packet.part_index in state.parts:
+            if packet.part_index in state.parts:
+                self.stats.duplicates += 1
+            else:
+                state.conflicts += 1
+                self.stats.malformed += 1
+            return False
+        try:
+            chunks = packet.chunks()
+        except FormatError:
+            self.stats.malformed += 1
+            return False
+        for chunk in chunks:
+            known = state.item_length.setdefault(chunk.item, chunk.item_length)
+            if known != chunk.item_length or (chunk.item == 0) != (packet.apid == APID_FRAME_HEADER):
+                state.conflicts += 1
+                continue
+            state.chunks.setdefault(chunk.item, {}).setdefault(chunk.offset, chunk.data)
+            state.received_bytes += len(chunk.data)
+        state.parts[packet.part_index] = (packet.apid, packet.seq_count, packet.seq_flags)
+        state.result = None
+        self.stats.accepted += 1
+        return True
+
+    # -- questions --------------------------------------------------------------------------------------
+    def frame_ids(self) -> list[int]:
+        return sorted(self._frames)
+
+    def missing_parts(self, frame_id: int) -> list[int]:
+        """Packet part indices not yet received (what a NAK asks for)."""
+        state = self._frames[frame_id]
+        return [p for p in range(state.part_count) if p not in state.parts]
+
+    def forget(self, frame_id: int) -> None:
+        """Drop a frame's state (after its product is written and acknowledged)."""
+        self._frames.pop(frame_id, None)
+
+    def result(self, frame_id: int) -> FrameResult:
+        """Decode what has arrived of a frame and say whether it is verified, incomplete or corrupt."""
+        state = self._frames[frame_id]
+        if state.result is None:
+            state.result = self._decode(frame_id, state)
+        return state.result
+
+    # -- decoding ---------------------------------------------------------------------------------------
+    def _decode(self, frame_id: int, state: _FrameState) -> FrameResult:
+        missing_parts = [p for p in range(state.part_count) if p not in state.parts]
+        res = FrameResult(frame_id=frame_id, name=f"frame{frame_id:08d}", status=INCOMPLETE,
+                          missing_parts=missing_parts, parts_received=len(state.parts),
+                          part_count=state.part_count)
+        res.missing_packets = _missing_packets(state, missing_parts)
+        head = _assemble(state, 0)
+        if head is None:
+            res.reason = "frame header not received"
+            return res
+        try:
+            header = FrameHeader.unpack(head)
+        except FormatError as exc:
+            res.status, res.reason = CORRUPT, str(exc)
+            return res
+        res.header, res.name = header, header.name
+        if header.frame_id != frame_id:
+            res.status, res.reason = CORRUPT, "frame id in header differs from the packets'"
+            return res
+        dtype = BITPIX_DTYPES[header.bitpix]
+        raw_size = header.rows * header.cols * dtype.itemsize
+        if raw_size > ALLOC_FREE_BYTES and raw_size > ALLOC_PER_RECEIVED_BYTE * state.received_bytes:
+            res.status, res.reason = CORRUPT, f"header claims {header.rows}x{header.cols} pixels, far more than arrived"
+            return res
+        if any(item > header.n_tiles for item in state.item_length):
+            res.status, res.reason = CORRUPT, "packets carry tiles beyond the frame's tile grid"
+            return res
+        try:
+            codec = self._codec(header)
+        except (InputError, FormatError) as exc:
+            res.status, res.reason = CORRUPT, str(exc)
+            return res
+        pixels = np.zeros((header.rows, header.cols), dtype=dtype)
+        mask = np.zeros((header.rows, header.cols), dtype=bool)
+        for index in range(header.n_tiles):
+            item = _assemble(state, index + 1, header.max_item_length(index))
+            if item is None:
+                res.missing_tiles.append(index)
+                continue
+            rs, cs = header.tile_slices(index)
+            tile = _decode_tile(item, codec, header, index)
+            if tile is None:
+                res.corrupt_tiles.append(index)
+                continue
+            pixels[rs, cs] = tile
+            mask[rs, cs] = True
+        res.pixels, res.mask = pixels, mask
+        if res.missing_tiles:
+            res.reason = f"{len(res.missing_tiles)} of {header.n_tiles} tiles missing"
+            if res.corrupt_tiles:
+                res.reason += f", {len(res.corrupt_tiles)} corrupt"
+            return res
+        if res.corrupt_tiles:
+            res.status, res.reason = CORRUPT, f"tiles {res.corrupt_tiles[:10]} failed to decode or verify"
+            return res
+        if state.conflicts:
+            res.status, res.reason = CORRUPT, "conflicting packets for this frame"
+            return res
+        if frame_digest(pixels) != header.checksum:
+            res.status, res.reason = CORRUPT, "frame checksum mismatch"
+            return res
+        res.status, res.reason = VERIFIED, ""
+        return res
+
+    def _codec(self, header: FrameHeader) -> TileCodec:
+        key = (header.codec_id, header.codec_params, header.model_hash)
+        if key not in self._codecs:
+            self._codecs[key] = codec_for_header(header.codec_id, header.codec_params, header.model_hash,
+                                                 self.idf_model)
+        return self._codecs[key]
+
+
+def _assemble(state: _FrameState, item: int, limit: int | None = None) -> bytes | None:
+    """The whole item if its chunks cover it exactly once, else None (missing or inconsistent)."""
+    chunks = state.chunks.get(item)
+    length = state.item_length.get(item)
+    if not chunks or length is None or (limit is not None and length > limit):
+        return None
+    pos = 0
+    out = []
+    for offset in sorted(chunks):
+        if offset != pos:
+            return None
+        out.append(chunks[offset])
+        pos += len(chunks[offset])
+    return b"".join(out) if pos == length else None
+
+
+def _decode_tile(item: bytes, codec: TileCodec, header: FrameHeader, index: int) -> np.ndarray | None:
+    """Decoded tile if it decodes and its CRC-32 matches, else None."""
+    shape = header.tile_shape(index)
+    try:
+        codec_id, crc, payload = unpack_tile(item)
+        if codec_id == CODEC_RAW:
+            tile = RawCodec().decode_tile(payload, shape, header.bitpix)
+        elif codec_id == header.codec_id:
+            tile = codec.decode_tile(payload, shape, header.bitpix)
+        else:
+            return None
+    except (FormatError, ValueError):
+        return None
+    if tile.shape != shape or tile_crc32(tile) != crc:
+        return None
+    return tile
+
+
+def _missing_packets(state: _FrameState, missing: list[int]) -> list[dict]:
+    """(part, APID, sequence count) of missing packets, where the received packets let us derive them.
+
+    Header packets come first and tile packets after, each APID with consecutive sequence counts, so a missing
+    part's APID is known once the header/tile boundary is, and its count follows from any packet on that APID.
+    """
+    boundary = None  # number of header packets
+    for q, (apid, _seq, flags) in state.parts.items():
+        if apid == APID_FRAME_HEADER and flags in (SEQ_LAST, SEQ_UNSEGMENTED):
+            boundary = q + 1
+        elif apid == APID_TILE_DATA and flags in (SEQ_FIRST, SEQ_UNSEGMENTED):
+            boundary = q
+    anchors = {apid: (q, seq) for q, (apid, seq, _flags) in sorted(state.parts.items())}
+    out = []
+    for p in missing:
+        if boundary is not None:
+            apid = APID_FRAME_HEADER if p < boundary else APID_TILE_DATA
+        elif any(a == APID_TILE_DATA and q < p for q, (a, _s, _f) in state.parts.items()):
+            apid = APID_TILE_DATA
+        elif any(a == APID_FRAME_HEADER and q > p for q, (a, _s, _f) in state.parts.items()):
+            apid = APID_FRAME_HEADER
+        else:
+            apid = None
+        if apid is not None and apid in anchors:
+            q, seq = anchors[apid]
+            out.append({"part": p, "apid": apid, "seq": (seq + p - q) & 0x3FFF})
+        else:
+            out.append({"part": p})
+    return out
