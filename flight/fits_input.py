@@ -100,6 +100,8 @@ def read_fits_frames(path: str | Path) -> list[Frame]:
         raise
     except (OSError, ValueError, TypeError, IndexError, KeyError) as exc:
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if "reshape" in detail or "truncated" in detail.lower():
+            raise InputError(f"{path}: truncated FITS file (the data are shorter than the header says)") from exc
         raise InputError(f"{path}: cannot read as FITS ({detail})") from exc
     if not found:
         why = "; ".join(skipped) if skipped else "no image data"
