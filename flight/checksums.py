@@ -27,6 +27,12 @@ def tile_crc32(pixels: np.ndarray) -> int:
     return zlib.crc32(pixels_be(pixels)) & 0xFFFFFFFF
 
 
-def frame_digest(pixels: np.ndarray) -> bytes:
-    """First 16 bytes of SHA-256 over the frame's stored pixels: what makes a frame 'verified'."""
-    return hashlib.sha256(pixels_be(pixels)).digest()[:16]
+def frame_digest(pixels: np.ndarray, identity: bytes = b"") -> bytes:
+    """First 16 bytes of SHA-256 over ``identity`` then the stored pixels: what makes a frame 'verified'.
+
+    ``identity`` (``FrameHeader.identity()``) binds the name, shape, BITPIX, scaling values and header cards to
+    the pixels, so a verified product is right in its metadata as well as in every pixel.
+    """
+    h = hashlib.sha256(identity)
+    h.update(pixels_be(pixels))
+    return h.digest()[:16]

@@ -84,6 +84,17 @@ class FrameHeader:
         h, w = self.tile_shape(index)
         return h * w * self.bytepix * 2 + MAX_ITEM_OVERHEAD
 
+    def identity(self) -> bytes:
+        """What the frame checksum covers besides the pixels: everything the ground writes into the product."""
+        flags = (self.bzero is not None) | (self.bscale is not None) << 1 | (self.blank is not None) << 2
+        name = self.name.encode("utf-8")
+        cards = self.cards.encode("ascii", errors="replace")
+        return b"".join([
+            struct.pack(">bII", self.bitpix, self.rows, self.cols),
+            _SCALING.pack(flags, self.bzero or 0.0, self.bscale if self.bscale is not None else 1.0, self.blank or 0),
+            struct.pack(">H", len(name)), name, struct.pack(">I", len(cards)), cards,
+        ])
+
     def pack(self) -> bytes:
         """Serialise as item 0 (docs/formats.md, "Item 0: frame header")."""
         name = self.name.encode("utf-8")

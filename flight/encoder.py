@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from flight.checksums import frame_digest, tile_crc32
 from flight.codecs import RawCodec, RiceCodec, TileCodec
@@ -63,9 +63,10 @@ def encode_frame(
     header = FrameHeader(
         frame_id=frame_id & 0xFFFFFFFF, bitpix=frame.bitpix, rows=rows, cols=cols, tile_rows=trows,
         tile_cols=tcols, codec_id=codec.codec_id, codec_params=codec.params(), model_hash=codec.model_hash(),
-        checksum=frame_digest(frame.pixels), bzero=frame.bzero, bscale=frame.bscale, blank=frame.blank,
+        checksum=bytes(16), bzero=frame.bzero, bscale=frame.bscale, blank=frame.blank,
         name=frame.name, cards=frame.cards,
     )
+    header = replace(header, checksum=frame_digest(frame.pixels, header.identity()))
     raw = RawCodec()
     tiles: list[bytes] = []
     escaped = 0

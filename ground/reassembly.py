@@ -210,7 +210,7 @@ class Reassembler:
         if state.conflicts:
             res.status, res.reason = CORRUPT, "conflicting packets for this frame"
             return res
-        if frame_digest(pixels) != header.checksum:
+        if frame_digest(pixels, header.identity()) != header.checksum:
             res.status, res.reason = CORRUPT, "frame checksum mismatch"
             return res
         res.status, res.reason = VERIFIED, ""
