@@ -160,7 +160,10 @@ class Reassembler:
         res.missing_packets = _missing_packets(state, missing_parts)
         head = _assemble(state, 0)
         if head is None:
-            res.reason = "frame header not received"
+            if missing_parts:
+                res.reason = "frame header not received"
+            else:
+                res.status, res.reason = CORRUPT, "every packet arrived but the frame header does not assemble"
             return res
         try:
             header = FrameHeader.unpack(head)
@@ -199,6 +202,9 @@ class Reassembler:
             pixels[rs, cs] = tile
             mask[rs, cs] = True
         res.pixels, res.mask = pixels, mask
+        if res.missing_tiles and not missing_parts:  # nothing left to wait for: the tile data are inconsistent
+            res.corrupt_tiles = sorted(res.corrupt_tiles + res.missing_tiles)
+            res.missing_tiles = []
         if res.missing_tiles:
             res.reason = f"{len(res.missing_tiles)} of {header.n_tiles} tiles missing"
             if res.corrupt_tiles:
