@@ -456,6 +456,9 @@ class _Concat(_Prepared):
         rank = len(shapes[0])
         ax = self.axis % rank
         out = list(shapes[0])
+        for s in shapes:
+            if len(s) != rank or any(a != b for d, (a, b) in enumerate(zip(s, out, strict=True)) if d != ax):
+                raise Int8NetworkError(f"CONCATENATION: shapes {shapes} do not match off axis {self.axis}")
         out[ax] = sum(s[ax] for s in shapes)
         return tuple(out)
 
@@ -592,6 +595,7 @@ class Int8Network:
             n_data = _DATA_INPUTS.get(op.code, len(op.inputs))
             stack.extend(v for v in op.inputs[:n_data] if v >= 0 and self._tensors[v].data is None)
         plan = []
+        available = {self._in}
         for i in sorted(needed):
             op = ops[i]
             if op.code in (_OP_DEQUANTIZE,) or op.code not in _PREPARE:
@@ -605,11 +609,17 @@ class Int8Network:
                     raise Int8NetworkError(f"{op.name}: input '{self._tensors[v].name}' is not int8")
             if self._tensors[op.outputs[0]].type != _T_INT8:
                 raise Int8NetworkError(f"{op.name}: output is not int8")
+            for v in data_in:
+                if v not in available and self._tensors[v].data is None:
+                    raise Int8NetworkError(f"{op.name}: input '{self._tensors[v].name}' is not computed before it")
             try:
                 prepared = _PREPARE[op.code](op, self._tensors)
             except (IndexError, KeyError, TypeError, ZeroDivisionError, OverflowError) as e:
                 raise Int8NetworkError(f"{op.name}: malformed operator ({e})") from e
             plan.append((prepared, data_in, op.outputs[0]))
+            available.add(op.outputs[0])
+        if self._out not in available:
+            raise Int8NetworkError("the model output is not computed from its input")
         return plan
 
     # ---------------------------------------------------------------------------------
@@ -646,7 +656,11 @@ class Int8Network:
         values: dict[int, np.ndarray] = {self._in: x}
         for prep, data_in, out in self._plan:
             xs = [values[v] if v in values else self._tensors[v].data for v in data_in]
-            values[out] = prep.run(xs)
+            expect = prep.out_shape([a.shape for a in xs])  # validates shapes before any kernel runs
+            y = prep.run(xs)
+            if y.shape != expect:
+                raise Int8NetworkError(f"internal shape mismatch {y.shape} != {expect}")
+            values[out] = y
         return values[self._out]
 
     def macs(self, input_shape: tuple[int, ...]) -> int:

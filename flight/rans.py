@@ -23,7 +23,9 @@ renormalisation; ``PROB_BITS = 16`` so one renormalisation step per symbol suffi
 The encoder runs over the symbols in reverse and writes the stream so the decoder runs
 forward: 4 bytes of final encoder state then 16-bit words, all big-endian.  The encoder
 starts from state ``2**16``; the decoder must end in that state having consumed every
-word, which detects most corruption and all truncation.
+word, which detects all truncation and almost all corruption of modelled symbols.  (The
+bits of an escape payload are incompressible, so flipping one of them changes that one
+value undetectably: the tile CRC is what catches that.)
 
 Decoding may proceed batch by batch (:class:`RansDecoder`), with each batch's table
 indices computed from what was decoded before; :class:`RansEncoder` collects the same

@@ -126,6 +126,13 @@ def coupling48() -> tf.keras.Model:
     return tf.keras.Model(inp, x)
 
 
+def float_io() -> tf.keras.Model:
+    """Int8 inside but float32 input/output (QUANTIZE/DEQUANTIZE at the boundary): must be refused."""
+    x = inp = L.Input((None, None, 2))
+    x = conv(3, 3, "relu", seed=91)(x)
+    return tf.keras.Model(inp, x)
+
+
 MODELS = {
     "conv_stack": (conv_stack, (16, 16)),
     "conv_valid": (conv_valid, (17, 13)),
@@ -136,10 +143,11 @@ MODELS = {
     "dense_single": (dense_single, None),
     "conv_dense": (conv_dense, None),
     "coupling48": (coupling48, (16, 16)),
+    "float_io": (float_io, (8, 8)),
 }
 
 
-def convert(model: tf.keras.Model, hw, seed: int) -> bytes:
+def convert(model: tf.keras.Model, hw, seed: int, int8_io: bool = True) -> bytes:
     in_shape = list(model.inputs[0].shape)
     rng = np.random.default_rng(seed)
 
@@ -154,15 +162,16 @@ def convert(model: tf.keras.Model, hw, seed: int) -> bytes:
     conv_.optimizations = [tf.lite.Optimize.DEFAULT]
     conv_.representative_dataset = representative
     conv_.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv_.inference_input_type = tf.int8
-    conv_.inference_output_type = tf.int8
+    if int8_io:
+        conv_.inference_input_type = tf.int8
+        conv_.inference_output_type = tf.int8
     return conv_.convert()
 
 
 def main() -> None:
     for i, (name, (build, hw)) in enumerate(MODELS.items()):
         tf.keras.utils.set_random_seed(100 + i)
-        data = convert(build(), hw, seed=200 + i)
+        data = convert(build(), hw, seed=200 + i, int8_io=name != "float_io")
         (HERE / f"{name}.tflite").write_bytes(data)
         print(f"{name}: {len(data)} bytes")
 

@@ -1,0 +1,232 @@
+"""flight.int8net against LiteRT's reference kernels (BUILTIN_REF), bit for bit.
+
+The fixtures in tests/data/int8nets were made by make_fixtures.py (TensorFlow, full-integer
+quantization); these tests only need numpy, numba and the LiteRT interpreter.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+from flight import int8_kernels as K
+from flight.int8net import Int8Network, Int8NetworkError, load_network
+
+DATA = Path(__file__).parent / "data" / "int8nets"
+CONV_NETS = ["conv_stack", "conv_valid", "residual", "concat", "depthwise", "coupling48"]
+FLAT_NETS = ["mlp", "dense_single", "conv_dense"]
+
+
+def _oracle(name: str, x: np.ndarray, resolver=OpResolverType.BUILTIN_REF) -> np.ndarray:
+    it = Interpreter(model_path=str(DATA / f"{name}.tflite"), experimental_op_resolver_type=resolver)
+    idx = it.get_input_details()[0]["index"]
+    it.resize_tensor_input(idx, list(x.shape), strict=False)
+    it.allocate_tensors()
+    it.set_tensor(idx, x)
+    it.invoke()
+    return it.get_tensor(it.get_output_details()[0]["index"])
+
+
+def _inputs(shape, rng):
+    """Random int8 tensors plus the extremes: all -128, all 127, and random +-extremes."""
+    yield rng.integers(-128, 128, shape).astype(np.int8)
+    yield np.full(shape, -128, np.int8)
+    yield np.full(shape, 127, np.int8)
+    yield rng.choice(np.array([-128, 127], np.int8), size=shape)
+
+
+@pytest.fixture(scope="module")
+def nets() -> dict[str, Int8Network]:
+    return {p.stem: load_network(p) for p in DATA.glob("*.tflite") if p.stem != "float_io"}
+
+
+@pytest.mark.parametrize("name", CONV_NETS)
+@pytest.mark.parametrize("shape", [(1, 7, 5), (3, 16, 16), (2, 9, 20), (1, 1, 1)])
+def test_conv_nets_match_reference(nets, name, shape):
+    net = nets[name]
+    assert net.input_shape[:3] == (-1, -1, -1)
+    b, h, w = shape
+    if name == "conv_valid" and (h < 5 or w < 5):  # two VALID 3x3 convs need 5x5
+        pytest.skip("too small for VALID padding")
+    rng = np.random.default_rng(hash((name, shape)) % 2**32)
+    for x in _inputs((b, h, w, net.input_shape[3]), rng):
+        ref = _oracle(name, x)
+        out = net.run(x)
+        assert out.dtype == np.int8 and out.shape == ref.shape
+        np.testing.assert_array_equal(out, ref)
+
+
+@pytest.mark.parametrize("name", FLAT_NETS)
+@pytest.mark.parametrize("batch", [1, 5, 64])
+def test_flat_nets_match_reference(nets, name, batch):
+    net = nets[name]
+    rng = np.random.default_rng(batch)
+    for x in _inputs((batch,) + tuple(net.input_shape[1:]), rng):
+        np.testing.assert_array_equal(net.run(x), _oracle(name, x))
+
+
+def test_large_random_batch_matches_reference(nets):
+    """Enough outputs that a one-in-a-thousand rounding slip would show."""
+    rng = np.random.default_rng(11)
+    for name, shape in [("coupling48", (4, 32, 32, 4)), ("residual", (4, 32, 32, 8)), ("mlp", (8192, 12)),
+                        ("dense_single", (8192, 7))]:
+        x = rng.integers(-128, 128, shape).astype(np.int8)
+        np.testing.assert_array_equal(nets[name].run(x), _oracle(name, x))
+
+
+def test_xnnpack_default_interpreter_can_differ(nets, record_property):
+    """DESIGN rule 2: the default (XNNPACK) interpreter is not the oracle. Recorded, never failed."""
+    rng = np.random.default_rng(5)
+    x = rng.integers(-128, 128, (4, 16, 16, 4)).astype(np.int8)
+    ref = _oracle("coupling48", x)
+    default = _oracle("coupling48", x, OpResolverType.AUTO)
+    diff = np.abs(default.astype(int) - ref.astype(int))
+    record_property("xnnpack_differing_outputs", int(np.count_nonzero(diff)))
+    record_property("xnnpack_max_abs_diff", int(diff.max()))
+    print(f"XNNPACK vs BUILTIN_REF: {np.count_nonzero(diff)} of {diff.size} outputs differ (max {diff.max()})")
+    np.testing.assert_array_equal(nets["coupling48"].run(x), ref)
+
+
+def test_network_metadata(nets):
+    net = nets["conv_stack"]
+    assert net.input_shape == (-1, -1, -1, 4) and net.output_shape == (-1, -1, -1, 4)
+    it = Interpreter(model_path=str(DATA / "conv_stack.tflite"))
+    (scale, zp), (oscale, ozp) = it.get_input_details()[0]["quantization"], it.get_output_details()[0]["quantization"]
+    assert (net.input_scale, net.input_zero_point) == (pytest.approx(scale, rel=1e-7), zp)
+    assert (net.output_scale, net.output_zero_point) == (pytest.approx(oscale, rel=1e-7), ozp)
+    # 3x3 4->24, 3x3 24->24, 1x1 24->16, 3x3 16->4
+    assert net.macs_per_output_position() == 9 * 4 * 24 + 9 * 24 * 24 + 24 * 16 + 9 * 16 * 4
+    assert net.macs((2, 10, 10, 4)) == 2 * 100 * net.macs_per_output_position()
+    assert nets["mlp"].macs_per_output_position() == 12 * 32 + 32 * 16 + 16 * 5
+
+
+def test_run_rejects_bad_input(nets):
+    net = nets["conv_stack"]
+    with pytest.raises(ValueError, match="int8"):
+        net.run(np.zeros((1, 4, 4, 4), np.float32))
+    with pytest.raises(ValueError, match="shape"):
+        net.run(np.zeros((1, 4, 4, 3), np.int8))
+    with pytest.raises(ValueError, match="shape"):
+        nets["conv_dense"].run(np.zeros((1, 5, 6, 2), np.int8))
+
+
+# ---------------------------------------------------------------------------------- loading
+
+
+def test_load_errors(tmp_path):
+    with pytest.raises(ValueError, match="not found"):
+        load_network(tmp_path / "missing.tflite")
+    (tmp_path / "junk.tflite").write_bytes(b"hello world, not a model")
+    with pytest.raises(ValueError, match="not a TFLite model"):
+        load_network(tmp_path / "junk.tflite")
+    with pytest.raises(Int8NetworkError, match="float32, not int8"):
+        load_network(DATA / "float_io.tflite")
+
+
+def test_truncated_models_are_refused():
+    data = (DATA / "residual.tflite").read_bytes()
+    for cut in list(range(0, 64)) + list(range(64, len(data) - 1, 97)):
+        with pytest.raises(ValueError):
+            Int8Network.from_tflite(data[:cut])
+
+
+def test_corrupt_models_fail_cleanly():
+    """Random byte damage: a clean Int8NetworkError or a network that still runs, never a crash."""
+    data = bytearray((DATA / "concat.tflite").read_bytes())
+    rng = np.random.default_rng(0)
+    x = rng.integers(-128, 128, (1, 6, 6, 4)).astype(np.int8)
+    refused = 0
+    for _ in range(300):
+        bad = bytearray(data)
+        for pos in rng.integers(0, len(bad), 4):
+            bad[pos] = int(rng.integers(0, 256))
+        try:
+            net = Int8Network.from_tflite(bytes(bad))
+        except Int8NetworkError:
+            refused += 1
+            continue
+        try:
+            net.run(x)
+        except ValueError:
+            pass
+    assert refused > 0
+
+
+# ---------------------------------------------------------------------------- fixed point
+
+
+def _srdhm_ref(a: int, b: int) -> int:
+    if a == b == -(2**31):
+        return 2**31 - 1
+    ab = a * b
+    nudge = (1 << 30) if ab >= 0 else 1 - (1 << 30)
+    return math.trunc(Fraction(ab + nudge, 2**31))  # C division truncates toward zero
+
+
+def _rdbpot_ref(x: int, e: int) -> int:
+    """x / 2**e rounded to nearest, ties away from zero (exact rationals)."""
+    q = Fraction(x, 2**e)
+    return math.floor(q + Fraction(1, 2)) if q >= 0 else -math.floor(-q + Fraction(1, 2))
+
+
+def test_fixed_point_primitives_match_exact_arithmetic():
+    rng = np.random.default_rng(1)
+    cases = [(-(2**31), -(2**31)), (2**31 - 1, 2**31 - 1), (-(2**31), 2**31 - 1), (0, 5), (1, 1 << 30)]
+    cases += [(int(a), int(b)) for a, b in rng.integers(-(2**31), 2**31, (3000, 2))]
+    for a, b in cases:
+        assert K.saturating_rounding_doubling_high_mul(a, b) == _srdhm_ref(a, b)
+    for x in list(rng.integers(-(2**31), 2**31, 3000)) + [-96, -95, -97, 96, 32, -32, -(2**31), 2**31 - 1]:
+        for e in (0, 1, 5, 6, 13, 31):
+            assert K.rounding_divide_by_pot(int(x), e) == _rdbpot_ref(int(x), e), (x, e)
+
+
+def test_quantize_multiplier():
+    assert K.quantize_multiplier(0.0) == (0, 0)
+    assert K.quantize_multiplier(0.5) == (1 << 30, 0)
+    assert K.quantize_multiplier(1.0) == (1 << 30, 1)
+    assert K.quantize_multiplier(0.75) == (3 << 29, 0)
+    assert K.quantize_multiplier(2.0**-40) == (0, 0)  # shift < -31 flushes to zero
+    # mantissa that rounds up to 2**31 is halved with the shift incremented
+    assert K.quantize_multiplier(1.0 - 2.0**-40) == (1 << 30, 1)
+    rng = np.random.default_rng(2)
+    for m in rng.uniform(1e-6, 4.0, 2000):
+        q, s = K.quantize_multiplier(float(m))
+        assert (1 << 30) <= q < (1 << 31)
+        assert abs(Fraction(q) * Fraction(2) ** (s - 31) - Fraction(float(m))) <= Fraction(2) ** (s - 32)
+
+
+def test_activation_range():
+    assert K.activation_range(0, np.float32(0.1), 3) == (-128, 127)
+    assert K.activation_range(1, np.float32(0.1), -100) == (-100, 127)
+    assert K.activation_range(3, np.float32(0.1), -100) == (-100, -40)
+    assert K.activation_range(3, np.float32(0.01), 0) == (0, 127)
+    with pytest.raises(ValueError):
+        K.activation_range(4, np.float32(0.1), 0)
+
+
+def _round_mul_double_ref(acc: int, d: float) -> int:
+    p = Fraction(float(acc) * d)  # one IEEE double multiply, as TFLite's reference FC does
+    r = math.floor(abs(p) + Fraction(1, 2))
+    r = -r if p < 0 else r
+    return r if -(2**31) <= r < 2**31 else -(2**31)
+
+
+def test_round_mul_double_emulates_ieee_double():
+    """LiteRT's reference FULLY_CONNECTED requantizes in double; we emulate it in integers."""
+    rng = np.random.default_rng(3)
+    f32 = np.float32
+    for i in range(4000):
+        d = float(f32(rng.uniform(1e-4, 0.1))) * float(f32(rng.uniform(1e-4, 0.1))) / float(
+            f32(rng.uniform(1e-4, 0.1)))
+        if i % 5 == 0:
+            d = float(rng.choice([0.5, 0.25, 1.5, 3.0, 2.0**-10]))
+        acc = int(rng.integers(-(2**31), 2**31)) if i % 2 else int(rng.integers(-3000, 3000))
+        m, e = K.double_as_integer(d)
+        assert K.round_mul_double(acc, m, e) == _round_mul_double_ref(acc, d), (acc, d)
+    assert K.round_mul_double(7, *K.double_as_integer(0.5)) == 4  # 3.5 -> 4 (away from zero)
+    assert K.round_mul_double(-7, *K.double_as_integer(0.5)) == -4
