@@ -1,0 +1,148 @@
+"""The flight computer: how long compressing a frame takes, and the cores that do it.
+
+Time per frame = (codec op counts per pixel x cycles per op of the flight CPU x pixels + checksum and packet
+work) / (clock x duty cycle). The op counts come from the codec itself (``TileCodec.ops_per_pixel()``, counted
+from its encoder loop in ``flight/``); the cycles per op are the assumptions below, stated per CPU because they
+are estimates, not measurements on flight hardware:
+
+Cortex-A72 at 1.5 GHz, 4 cores (Raspberry Pi CM4 class, ~5 W):
+  - ``int_ops`` 0.5 cycle: 3-wide decode and two integer ALUs sustain ~2 simple ops/cycle on bit-packing loops;
+  - ``mem_ops`` 1.0 cycle: one load and one store pipe, L1 hits;
+  - ``macs`` 0.25 cycle: NEON int8/int16 multiply-accumulate, 2 x 128-bit pipes give 16 MAC/cycle at peak;
+    we assume a quarter of that sustained (loads, widening, requantization);
+  - ``lookups`` 2.0 cycles: dependent table loads (CDF tables, rANS state), L1 latency partly hidden;
+  - frame checksums 11.5 cycles per raw byte: SHA-256 without the ARMv8 crypto extension (the CM4's BCM2711
+    lacks it; ~150 MB/s with OpenSSL, ~10 cycles/byte) plus CRC-32 per tile (~1.5 cycles/byte, slice-by-8);
+  - packets 3.5 cycles per packet byte: byte-wise table CRC-16 and the copy into packets.
+Cortex-A9 at 766 MHz, 2 cores (Xilinx Zynq-7000, OPS-SAT heritage):
+  - ``int_ops`` 1.0, ``mem_ops`` 1.0 (dual issue, one load/store unit), ``macs`` 1.0 (64-bit NEON datapath,
+    4 x 16-bit MAC per cycle at peak, a quarter sustained), ``lookups`` 3.0;
+  - frame checksums 20 cycles per raw byte (SHA-256 ~18, CRC-32 ~2), packets 5 cycles per byte.
+
+Op kinds a codec reports that are not listed (and the total ``ops``) are not charged twice; unknown kinds are
+reported in the metrics so a new codec's costs are never silently ignored.
+
+A duty cycle is the share of each core's time given to compression: ``duty_cycle`` in sunlight and
+``eclipse_duty_cycle`` in eclipse (on battery, the power budget allows less).
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from sim.records import CODING, STORED
+from sim.scenario import CpuConfig
+
+if TYPE_CHECKING:
+    from sim.engine import Mission
+
+NON_OP_KEYS = frozenset({"ops", "blocksize"})
+
+
+@dataclass(frozen=True)
+class CpuProfile:
+    """Cycles per operation kind for one flight CPU (see the module docstring for the reasons)."""
+
+    name: str
+    cores: int
+    clock_hz: float
+    cycles_per_op: dict[str, float] = field(default_factory=dict)
+    frame_cycles_per_raw_byte: float = 0.0
+    packet_cycles_per_byte: float = 0.0
+
+
+PROFILES: dict[str, CpuProfile] = {
+    "cortex-a72": CpuProfile("cortex-a72", 4, 1.5e9, {"int_ops": 0.5, "mem_ops": 1.0, "macs": 0.25, "lookups": 2.0},
+                             11.5, 3.5),
+    "cortex-a9": CpuProfile("cortex-a9", 2, 766e6, {"int_ops": 1.0, "mem_ops": 1.0, "macs": 1.0, "lookups": 3.0},
+                            20.0, 5.0),
+}
+
+
+@dataclass(frozen=True)
+class CostModel:
+    """Cycles to compress one frame with one codec on one profile."""
+
+    profile: CpuProfile
+    ops_per_pixel: dict
+
+    @property
+    def cycles_per_pixel(self) -> float:
+        return sum(float(self.ops_per_pixel.get(k, 0.0)) * c for k, c in self.profile.cycles_per_op.items())
+
+    @property
+    def unknown_op_kinds(self) -> list[str]:
+        known = set(self.profile.cycles_per_op) | NON_OP_KEYS
+        return sorted(k for k, v in self.ops_per_pixel.items() if k not in known and isinstance(v, int | float))
+
+    def frame_cycles(self, pixels: int, raw_bytes: int, packet_bytes: int) -> float:
+        p = self.profile
+        return (pixels * self.cycles_per_pixel + raw_bytes * p.frame_cycles_per_raw_byte
+                + packet_bytes * p.packet_cycles_per_byte)
+
+
+def resolve_profile(cfg: CpuConfig) -> CpuProfile:
+    """The scenario's profile with its cores and clock overridden where the scenario says so."""
+    base = PROFILES[cfg.profile]
+    return CpuProfile(base.name, cfg.cores or base.cores, cfg.clock_hz or base.clock_hz, dict(base.cycles_per_op),
+                      base.frame_cycles_per_raw_byte, base.packet_cycles_per_byte)
+
+
+class DutySchedule:
+    """A core's compression speed over time: clock x duty cycle, lower in eclipse."""
+
+    def __init__(self, clock_hz: float, duty: float, eclipse_duty: float, eclipses: list[tuple[float, float]]):
+        self.sun_rate = clock_hz * duty
+        self.eclipse_rate = clock_hz * eclipse_duty
+        self.starts = [s for s, _ in eclipses]
+        self.ends = [e for _, e in eclipses]
+
+    def _segment(self, t: float) -> tuple[float, float]:
+        """(cycles per second at t, time of the next change)."""
+        i = bisect.bisect_right(self.starts, t) - 1
+        if i >= 0 and t < self.ends[i]:
+            return self.eclipse_rate, self.ends[i]
+        nxt = self.starts[i + 1] if i + 1 < len(self.starts) else math.inf
+        return self.sun_rate, nxt
+
+    def finish_time(self, start: float, cycles: float) -> float:
+        """When a job of ``cycles`` started at ``start`` completes (inf if the rate stays zero)."""
+        t = start
+        while True:
+            rate, boundary = self._segment(t)
+            if rate > 0:
+                need = cycles / rate
+                if t + need <= boundary:
+                    return t + need
+                cycles -= (boundary - t) * rate
+            if math.isinf(boundary):
+                return math.inf
+            t = boundary
+
+
+def cpu_worker(m: Mission, core: int):
+    """simpy process: one core taking raw frames in order, compressing, storing the packets."""
+    env = m.env
+    while True:
+        rec = yield from m.raw.get()
+        rec.state = CODING
+        row = m.coder.coded(rec.source)  # exact: the real encode happens here, once per source frame
+        cycles = m.cost(rec.source).frame_cycles(row.pixels, row.raw_bytes, row.packet_bytes)
+        start = env.now
+        end = m.duty.finish_time(start, cycles)
+        m.core_busy_since[core] = start
+        yield env.timeout(end - start)  # math.inf never returns: the frame stays 'coding' (awaiting)
+        m.core_busy_since[core] = None
+        m.count.cpu_busy_s += end - start
+        m.raw.release(rec)
+        rec.cpu_s = end - start
+        rec.compressed_s = env.now
+        rec.coded_bytes, rec.packet_bytes, rec.n_packets = row.coded_bytes, row.packet_bytes, row.n_packets
+        m.count.compressed += 1
+        if (yield from m.store.admit(rec)):
+            rec.state = STORED
+            m.coder.assign_sequence(rec)
+            m.enqueue(rec)

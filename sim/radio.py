@@ -1,0 +1,208 @@
+"""The downlink: a queue of frames with packets to send, the radio that sends them in contacts, and the
+spacecraft's side of the ACK/NAK exchange (CFDP class 2 in spirit).
+
+The radio sends one frame's pending packets at a time, in part order, at the information rate with the framing
+overhead, and stops at the end of the contact (a frame cut by LOS continues at the next one). Each batch is
+drawn through :class:`sim.link.Link`; the ground gets what survives at the batch's end time.
+
+Queue order: retransmissions and frames already started first (``radio.retransmit_first``; they free storage
+soonest and complete frames the ground holds in part), then new frames first-in-first-out (``fifo``), newest
+first (``lifo``: the freshest science), or by priority class then age (``priority``, see
+``camera.priority_every``).
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sim.records import STORED, FrameRecord
+from sim.uplink import Report, decode_report, encode_report
+
+if TYPE_CHECKING:
+    from sim.engine import Mission
+
+
+class DownlinkQueue:
+    """Frames with packets waiting for the radio (each frame at most once)."""
+
+    def __init__(self, order: str, retransmit_first: bool) -> None:
+        self.order, self.retransmit_first = order, retransmit_first
+        self._heap: list[tuple[int, float, float, int, FrameRecord]] = []
+        self._tie = 0
+
+    def push(self, rec: FrameRecord, urgent: bool = False) -> None:
+        """Queue a frame (``urgent``: a retransmission or a frame already started)."""
+        if rec.queued:
+            return
+        klass = 0 if (urgent and self.retransmit_first) else 1
+        if self.order == "lifo":
+            key: tuple[float, float] = (0.0, -rec.captured_s)
+        elif self.order == "priority":
+            key = (float(rec.priority), rec.captured_s)
+        else:
+            key = (0.0, rec.captured_s)
+        self._tie += 1
+        heapq.heappush(self._heap, (klass, *key, self._tie, rec))
+        rec.queued = True
+
+    def pop(self) -> FrameRecord | None:
+        """The next frame to send, or None; frames no longer onboard are skipped."""
+        while self._heap:
+            rec = heapq.heappop(self._heap)[-1]
+            rec.queued = False
+            if rec.onboard and rec.pending is not None and rec.pending.any():
+                return rec
+        return None
+
+    def __len__(self) -> int:
+        return len(self._heap)
+
+
+def radio_process(m: Mission):
+    """simpy process: every contact, uplink the ground's report, then send until LOS."""
+    env = m.env
+    for index, contact in enumerate(m.geometry.contacts):
+        if contact.end <= env.now:
+            continue
+        if contact.start > env.now:
+            yield env.timeout(contact.start - env.now)
+        if m.link.pass_missed():
+            m.missed_contacts.add(index)
+            m.count.contacts_missed += 1
+            m.count.contact_missed_s += contact.duration
+            continue
+        m.count.contacts_held += 1
+        m.count.contact_s += contact.duration
+        m.sample()
+        env.process(report_process(m, contact.end))
+        while contact.end - env.now > 1e-6:
+            rec = m.queue.pop()
+            if rec is None:
+                m.queue_wakeup = env.event()
+                yield m.queue_wakeup | env.timeout(contact.end - env.now)
+                continue
+            if not (yield from _transmit(m, rec, contact.end)):
+                m.queue.push(rec, urgent=True)
+                break
+        m.sample()
+
+
+def _transmit(m: Mission, rec: FrameRecord, until: float):
+    """Send as many of ``rec``'s pending packets as fit before ``until``; False if not even one fits."""
+    env = m.env
+    row = m.coder.coded(rec.source)
+    parts = np.flatnonzero(rec.pending)
+    lengths = row.packet_lengths[parts]
+    ends = np.cumsum(lengths) * m.bits_per_octet / m.scenario.radio.rate_bps
+    n = int(np.searchsorted(ends, until - env.now + 1e-9, side="right"))
+    if n == 0:
+        return False
+    parts, lengths, seconds = parts[:n], lengths[:n], float(ends[n - 1])
+    if math.isnan(rec.first_tx_s):
+        rec.first_tx_s = env.now
+    rec.busy = True
+    yield env.timeout(seconds)
+    rec.busy = False
+    m.count.radio_busy_s += seconds
+    erased, damaged = m.link.draw(lengths)
+    resent = int(rec.sent[parts].sum())
+    rec.pending[parts] = False
+    rec.sent[parts] = True
+    if rec.tx_count is not None:
+        rec.tx_count[parts] += 1
+    lost = int(erased.sum() + damaged.sum())
+    rec.packets_sent += n
+    rec.packets_lost += lost
+    rec.packets_retransmitted += resent
+    rec.last_tx_s = env.now
+    m.count.packets_sent += n
+    m.count.packets_lost += lost
+    m.count.packets_retransmitted += resent
+    m.count.bytes_sent += int(lengths.sum())
+    if not rec.pending.any():
+        if math.isnan(rec.downlinked_s):
+            rec.downlinked_s = env.now
+        if rec.state == STORED:
+            m.awaiting_ack.add(rec.frame_id)
+    if m.exact:
+        packets = m.coder.packets(rec)
+        delivered = [m.link.damage(packets[p]) if damaged[i] else packets[p]
+                     for i, p in enumerate(parts.tolist()) if not erased[i]]
+        outcome = m.ground.receive_packets(rec.frame_id, delivered)
+    else:
+        outcome = m.ground.receive_parts(rec.frame_id, rec.n_packets, parts[~(erased | damaged)])
+    if outcome == "verified":
+        m.verified(rec)
+    elif outcome == "rejected":
+        m.count.ground_rejections += 1
+    if rec.pending.any():
+        m.queue.push(rec, urgent=True)
+    return True
+
+
+def report_process(m: Mission, contact_end: float):
+    """simpy process: the ground's ACK/NAK report at AOS, and every ``ack_interval_s`` while in contact."""
+    env = m.env
+    interval = m.scenario.ground.ack_interval_s
+    while True:
+        started = env.now
+        packets = encode_report(m.ground.report(env.now), m.count.uplink_reports, m.scenario.codec.packet_size,
+                                m.count.uplink_packets)
+        nbytes = sum(len(p) for p in packets)
+        m.count.uplink_reports += 1
+        m.count.uplink_packets += len(packets)
+        m.count.uplink_bytes += nbytes
+        yield env.timeout(nbytes * m.bits_per_octet / m.scenario.radio.uplink_rate_bps)
+        apply_report(m, decode_report(packets))
+        if interval <= 0 or started + interval >= contact_end:
+            return
+        yield env.timeout(started + interval - env.now)
+
+
+def apply_report(m: Mission, report: Report) -> None:
+    """Spacecraft side: free acknowledged frames, queue NAKed parts, resend frames the ground never heard of."""
+    for fid in report.acks:
+        rec = m.store.get(fid)
+        if rec is not None:
+            rec.acked_s = m.env.now
+            m.release(rec)
+    max_tx = m.scenario.link.max_transmissions
+    for fid, missing in report.naks.items():
+        rec = m.store.get(fid)
+        if rec is None or rec.state != STORED:
+            continue
+        parts = np.asarray(missing, dtype=np.int64)
+        parts = parts[(parts < rec.n_packets)]
+        parts = parts[rec.sent[parts] & ~rec.pending[parts]]  # NAKs for parts not yet sent change nothing
+        if len(parts) == 0:
+            continue
+        if max_tx and rec.tx_count is not None and (rec.tx_count[parts] >= max_tx).any():
+            m.fail(rec, "retransmission_limit")
+            continue
+        rec.pending[parts] = True
+        m.count.parts_nakked += len(parts)
+        m.awaiting_ack.discard(fid)
+        m.enqueue(rec, urgent=True)
+    for fid in report.resend:
+        rec = m.store.get(fid)
+        if rec is not None and rec.state == STORED:
+            rec.pending[:] = True
+            m.awaiting_ack.discard(fid)
+            m.enqueue(rec, urgent=True)
+    named = set(report.naks) | set(report.resend) | set(report.acks)
+    for fid in list(m.awaiting_ack):
+        rec = m.store.get(fid)
+        if rec is None or rec.state != STORED:
+            m.awaiting_ack.discard(fid)
+            continue
+        if fid not in named and rec.last_tx_s <= report.covered_s:
+            # Sent in full before the report was written, and the ground has not heard of it: all lost.
+            rec.pending[:] = True
+            m.count.frames_resent_unheard += 1
+            m.awaiting_ack.discard(fid)
+            m.enqueue(rec, urgent=True)
+
