@@ -1,0 +1,140 @@
+"""Outputs of a run: the terminal summary table and the files of ``--out DIR``.
+
+``DIR/metrics.json`` (the metrics dict, with the resolved scenario), ``DIR/events.csv`` (one row per captured
+frame: its times, sizes, packets and final state), ``DIR/timeline.csv`` (storage and cumulative data over time),
+``DIR/contacts.csv`` and three plots: ``storage.png``, ``data.png``, ``latency.png``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+
+from flight.errors import InputError
+from sim.records import CSV_FIELDS
+
+
+def write_outputs(result, out_dir: str | Path) -> list[Path]:
+    """Write every output file of ``result`` into ``out_dir`` (created); returns the paths written."""
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"--out {out}: cannot create ({exc.strerror})") from None
+    written = [out / "metrics.json", out / "events.csv", out / "timeline.csv", out / "contacts.csv"]
+    written[0].write_text(metrics_json({**result.metrics, "scenario_config": result.scenario}) + "\n")
+    _write_csv(written[1], CSV_FIELDS, result.events)
+    cols = list(result.timeline)
+    _write_csv(written[2], cols, [dict(zip(cols, row, strict=True)) for row in zip(*result.timeline.values(),
+                                                                                    strict=True)])
+    _write_csv(written[3], ["start_s", "end_s", "station", "max_elevation_deg", "missed"], result.contacts)
+    from sim import plots  # matplotlib only when plots are written
+
+    written.append(plots.plot_storage(result, out / "storage.png"))
+    written.append(plots.plot_data(result, out / "data.png"))
+    written.append(plots.plot_latency(result, out / "latency.png"))
+    return written
+
+
+def metrics_json(metrics: dict) -> str:
+    """The metrics as JSON text (NaN written as null)."""
+    return json.dumps(_clean(metrics), indent=2)
+
+
+def _clean(value):
+    """JSON without NaN (not valid JSON): NaN becomes null."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
+def _write_csv(path: Path, fields, rows) -> None:
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(fields))
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: ("" if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()})
+
+
+def _bytes(n: float) -> str:
+    for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if abs(n) >= size:
+            return f"{n / size:.2f} {unit}"
+    return f"{n:.0f} B"
+
+
+def _dur(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds >= 2 * 86400:
+        return f"{seconds / 86400:.2f} d"
+    if seconds >= 3600:
+        return f"{seconds / 3600:.2f} h"
+    if seconds >= 60:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds:.1f} s"
+
+
+def format_summary(metrics: dict) -> str:
+    """The summary table printed on the terminal."""
+    m = metrics
+    f = m["frames"]
+    where = f["awaiting_where"]
+    lat = m["latency_s"]
+    c = m["contacts"]
+    link = m["link"]
+    cpu = m["cpu"]
+    spf = cpu["seconds_per_frame_sunlit"]
+    mean_spf = sum(spf.values()) / len(spf) if spf else 0.0
+    ratio = m["compression_ratio"]
+    lines = [
+        f"astroflight mission: {m['scenario']} | codec {m['codec']} | {m['fidelity']} | "
+        f"{_dur(m['duration_s'])} from {m['start_utc']} | seed {m['seed']}",
+    ]
+    if m.get("run_note"):
+        lines.append(f"  ({m['run_note']})")
+    if m["fidelity"] == "statistical":
+        lines.append("  STATISTICAL: sizes and CPU times from the calibration table; packets counted, not built")
+    rows = [
+        ("frames captured", f"{f['captured']}", ""),
+        ("  compressed", f"{f['compressed']}", ""),
+        ("  downlinked", f"{f['downlinked']}", "every packet sent at least once"),
+        ("  verified", f"{f['verified']}",
+         "bit-exact by ground/" if m["fidelity"] == "exact" else "complete on the ground"),
+        ("  awaiting", f"{f['awaiting']}",
+         f"raw buffer {where['raw_buffer']}, coding {where['coding']}, packet store {where['packet_store']}"),
+        ("  dropped", f"{sum(f['dropped'].values())}", _reasons(f["dropped"])),
+        ("  failed", f"{sum(f['failed'].values())}", _reasons(f["failed"])),
+        ("compression ratio", f"{ratio:.3f}" if ratio else "-",
+         f"{m['link_ratio']:.3f} with packet overhead" if m["link_ratio"] else ""),
+        ("storage peak", _bytes(m["storage_peak_bytes"]),
+         f"packet store {_bytes(m['packet_store_peak_bytes'])} of {_bytes(m['packet_store_capacity_bytes'])}, "
+         f"raw buffer {_bytes(m['raw_buffer_peak_bytes'])}"),
+        ("CPU utilisation", f"{100 * m['cpu_utilisation']:.2f} %",
+         f"{cpu['profile']} x{cpu['cores']} at {cpu['clock_hz'] / 1e9:.2f} GHz, {mean_spf:.2f} s/frame in sunlight"),
+        ("contacts", f"{c['held']} of {c['scheduled']}",
+         f"{c['held_s'] / 60:.1f} min held, {c['used_s'] / 60:.1f} min used, {c['missed']} missed"),
+        ("packets", f"{link['packets_sent']}",
+         f"{100 * link['loss_rate']:.2f} % lost, {link['packets_retransmitted']} retransmitted"),
+        ("latency p50 / p95", f"{_dur(lat['p50'])} / {_dur(lat['p95'])}", "capture to verified on ground"),
+        ("data delivered", _bytes(m["data"]["delivered_raw_bytes"]),
+         f"of {_bytes(m['data']['generated_raw_bytes'])} generated (raw equivalent), "
+         f"{m['data']['verified_per_day']:.1f} frames/day"),
+    ]
+    width = max(len(r[0]) for r in rows)
+    vwidth = max(len(r[1]) for r in rows)
+    for label, value, note in rows:
+        lines.append(f"  {label:<{width}}  {value:>{vwidth}}  {note}".rstrip())
+    if not m["conservation_ok"]:
+        lines.append("  WARNING: frame accounting does not add up (captured != verified+awaiting+dropped+failed)")
+    return "\n".join(lines)
+
+
+def _reasons(counts: dict) -> str:
+    return ", ".join(f"{k} {v}" for k, v in counts.items())
