@@ -32,7 +32,8 @@ def payload(spec: StudySpec, cell: Cell) -> dict[str, Any]:
     overrides = dict(spec.fixed)
     overrides.update(cell.params)
     return {"cell_id": cell.cell_id, "scenario": spec.scenario, "overrides": overrides, "codec": cell.codec,
-            "duration_s": spec.duration_s, "seed": cell.seed, "fidelity": spec.fidelity, "runner": spec.runner}
+            "duration_s": spec.duration_s, "seed": cell.seed, "seed_index": cell.seed_index, "fidelity": spec.fidelity,
+            "runner": spec.runner}
 
 
 def run_cell(job: dict[str, Any]) -> dict[str, Any]:
@@ -165,7 +166,7 @@ class DaskExecutor:
         # pure=False: a re-submitted cell runs again instead of returning a cached (maybe failed) result.
         futures = {self.client.submit(run_cell, job, key=f"cell-{job['cell_id']}", pure=False): job for job in jobs}
         try:
-            for fut in dask_as_completed(futures):
+            for fut in dask_as_completed(futures, loop=self.client.loop):
                 yield _result_or_failure(fut, futures[fut])
         except BaseException:
             self.client.cancel(list(futures))

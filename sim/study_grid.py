@@ -18,6 +18,7 @@ import hashlib
 import itertools
 import json
 import math
+import re
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -323,7 +324,7 @@ def normalise(spec: StudySpec) -> StudySpec:
             load_cell_scenario(spec, params)
         except ScenarioError as exc:
             combo = ", ".join(f"{k}={_fmt(v)}" for k, v in params.items())
-            raise StudyError(f"sweep combination {combo}: {exc}") from None
+            raise StudyError(f"sweep combination {combo}: {_strip_set(str(exc))}") from None
     return spec
 
 
@@ -334,13 +335,18 @@ def _scenario_identity(text: str) -> str:
     return text if text in shipped_scenarios() else str(Path(text).resolve())
 
 
+def _strip_set(msg: str) -> str:
+    """The loader prefixes override errors with ``--set``; a swept value did not come from --set."""
+    return re.sub(r"^--set:?\s*", "", msg)
+
+
 def _scenario_message(exc: ScenarioError, spec: StudySpec, key: str | None) -> str:
+    """The scenario loader's message, re-attributed: a swept key's error names ``--sweep KEY``, not ``--set``."""
     msg = str(exc)
-    if key is not None and "unknown key" in msg:
-        return f"--sweep {key}: {msg}"
-    if key is not None and key not in msg:
-        return f"--sweep {key}: {msg}"
-    return msg
+    if key is None:
+        return msg
+    msg = _strip_set(msg)
+    return msg if msg.startswith(f"--sweep {key}") else f"--sweep {key}: {msg}"
 
 
 def resolved_value(scenario: Scenario, key: str) -> Any:

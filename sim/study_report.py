@@ -337,7 +337,7 @@ th,td{border:1px solid #ccc;padding:.25em .6em;text-align:right}
 th{background:#f2f2f2}td:first-child,th:first-child{text-align:left}
 img{max-width:100%;height:auto;display:block;margin:.4em 0}
 code,pre{background:#f6f6f6;padding:.2em .4em;font-size:.88em;white-space:pre-wrap;word-break:break-all}
-h1{font-size:1.6em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
+.scroll{overflow-x:auto}h1{font-size:1.6em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
 """
 
 LOAD_SCRIPT = """
@@ -366,7 +366,8 @@ def render_html(doc: list[Block], title: str) -> str:
             ident = f' id="{e(b.ident)}"' if b.ident else ""
             head = "".join(f"<th>{e(h)}</th>" for h in b.headers)
             body = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in b.rows)
-            parts.append(f"<table{ident}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+            parts.append(f'<div class="scroll"><table{ident}><thead><tr>{head}</tr></thead><tbody>{body}</tbody>'
+                         "</table></div>")
         elif isinstance(b, Image):
             data = base64.b64encode(b.figure.path.read_bytes()).decode("ascii")
             parts.append(f'<img id="fig-{e(b.figure.name)}" alt="{e(b.figure.title)}" '
