@@ -15,11 +15,12 @@ with ties away from zero.  The derivation of multipliers rounds with ``std::roun
 
 Overflow: TFLite accumulates ``w * (x - zp_in)`` in int32.  One product is at most
 128 * 255 = 32640 < 2**15, so a dot product of K taps stays below 2**31 when
-K < 65793 (minus the bias); a 3x3x64 kernel has K = 576.  The kernels below accumulate
-in int64 and truncate to int32 before the bias add, which equals TFLite's int32
-arithmetic exactly whenever TFLite itself does not overflow (and wraps identically when
-it would).  Products are formed from int16 operands (``x - zp_in`` fits in int16), which
-lets LLVM vectorise the inner loops with 16-bit multiplies.
+K < 65793 (minus the bias); a 3x3x64 kernel has K = 576.  ``flight.int8net`` proves the
+bound for every layer at load time from the actual weights and bias
+(``sum |w| * max|x - zp| + |bias| < 2**31``) and refuses a model that fails it, so the
+int32 sums here never wrap.  (They are also computed modulo 2**32 throughout, as C's
+int32 arithmetic would wrap.)  Products are formed from int16 operands (``x - zp_in``
+fits in int16), which lets LLVM vectorise the inner loops.
 """
 
 from __future__ import annotations

@@ -321,6 +321,7 @@ class _Conv(_Prepared):
         self.in_zp, self.out_zp = x.zp, y.zp
         self.act_min, self.act_max = K.activation_range(p.get("act", 0), y.s, y.zp)
         self.macs_per_position = self.kh * self.kw * c_in * c_out
+        _check_accumulator(op, self.w, self.bias, x.zp)
 
     def _geom(self, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
         oh, pt = _same_or_valid(self.padding, shape[1], self.kh, self.sh, self.dh)
@@ -366,6 +367,7 @@ class _DepthwiseConv(_Conv):
         self.in_zp, self.out_zp = x.zp, y.zp
         self.act_min, self.act_max = K.activation_range(p.get("act", 0), y.s, y.zp)
         self.macs_per_position = self.kh * self.kw * c_out
+        _check_accumulator(op, self.w.reshape(-1, c_out).T, self.bias, x.zp)
 
     def run(self, xs):
         oh, ow, pt, pl = self._geom(xs[0].shape)
@@ -399,6 +401,7 @@ class _FullyConnected(_Prepared):
         self.in_zp, self.out_zp = x.zp, y.zp
         self.act_min, self.act_max = K.activation_range(op.params.get("act", 0), y.s, y.zp)
         self.macs_per_position = self.k * self.c_out
+        _check_accumulator(op, self.w, self.bias, x.zp)
 
     def out_shape(self, shapes):
         s = shapes[0]
@@ -523,6 +526,19 @@ def _require_const_int8_weights(op: _Op, w: _Tensor, qdim: int) -> None:
         raise Int8NetworkError(f"{op.name}: weights are not quantized")
 
 
+def _check_accumulator(op: _Op, w: np.ndarray, bias: np.ndarray, in_zp: int) -> None:
+    """Prove that no int32 accumulation of this op can overflow, for any int8 input.
+
+    |acc| <= sum_k |w[c, k]| * max|x - zp| + |bias[c]|, with max|x - zp| = 128 + |zp| at
+    most 255.  For int8 weights that allows over 65,000 taps (a 3x3x64 kernel has 576);
+    a model beyond it is refused rather than run with silently wrapping sums.
+    """
+    span = max(127 - in_zp, in_zp + 128)
+    bound = np.abs(w.astype(np.int64)).sum(axis=1) * span + np.abs(bias.astype(np.int64))
+    if bound.size and int(bound.max()) > (1 << 31) - 1:
+        raise Int8NetworkError(f"{op.name}: the int32 accumulator could overflow (bound {int(bound.max())})")
+
+
 def _bias(b: _Tensor | None, n: int, op: _Op) -> np.ndarray:
     if b is None:
         return np.zeros(n, np.int32)
@@ -609,6 +625,12 @@ class Int8Network:
                     raise Int8NetworkError(f"{op.name}: input '{self._tensors[v].name}' is not int8")
             if self._tensors[op.outputs[0]].type != _T_INT8:
                 raise Int8NetworkError(f"{op.name}: output is not int8")
+            for v in data_in + [op.outputs[0]]:
+                sc = self._tensors[v].scale
+                if len(sc) < 1 or not (np.all(np.isfinite(sc)) and np.all(sc > 0)):
+                    raise Int8NetworkError(f"{op.name}: tensor '{self._tensors[v].name}' has no valid scale")
+                if not -128 <= self._tensors[v].zp <= 127:
+                    raise Int8NetworkError(f"{op.name}: tensor '{self._tensors[v].name}' has a bad zero point")
             for v in data_in:
                 if v not in available and self._tensors[v].data is None:
                     raise Int8NetworkError(f"{op.name}: input '{self._tensors[v].name}' is not computed before it")

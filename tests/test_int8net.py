@@ -15,7 +15,7 @@ import pytest
 from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
 from flight import int8_kernels as K
-from flight.int8net import Int8Network, Int8NetworkError, load_network
+from flight.int8net import Int8Network, Int8NetworkError, _check_accumulator, _Op, load_network
 
 DATA = Path(__file__).parent / "data" / "int8nets"
 CONV_NETS = ["conv_stack", "conv_valid", "residual", "concat", "depthwise", "coupling48"]
@@ -126,6 +126,15 @@ def test_load_errors(tmp_path):
         load_network(tmp_path / "junk.tflite")
     with pytest.raises(Int8NetworkError, match="float32, not int8"):
         load_network(DATA / "float_io.tflite")
+
+
+def test_accumulator_overflow_is_refused():
+    """The int32 accumulator bound is proven per layer at load time; beyond it, refuse."""
+    op = _Op(3, [], [])
+    w = np.full((2, 9 * 64), -128, np.int16)
+    _check_accumulator(op, w, np.zeros(2, np.int32), 0)  # 3x3x64 at the worst: fine
+    with pytest.raises(Int8NetworkError, match="overflow"):
+        _check_accumulator(op, np.full((1, 70000), 127, np.int16), np.zeros(1, np.int32), -128)
 
 
 def test_truncated_models_are_refused():
