@@ -1,0 +1,233 @@
+"""Train the IDF on real frames, then export a bundle.
+
+    python -m models.train --data DIR [--steps N] [--threads N] --out BUNDLE_DIR
+
+Float training for the first ``1 - qat_frac`` of the steps, then quantization-aware fine-tuning (weights and
+activations fake-quantized as the int8 export computes them); the int8 input rule and the int8 output grid that
+decide the coded bits are applied from the first step.  Validation bits per pixel are measured on whole
+held-out instruments.  Checkpoints (and ``train_config.json``) go to ``--ckpt-dir`` (default
+``out/idf-train/<bundle name>``); running the same command again resumes from the last one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+DEFAULTS = {
+    "steps": 8000, "batch": 16, "crop": 64, "width": 32, "t_width": 16, "lr": 2e-3, "qat_frac": 0.25,
+    "seed": 0, "val_every": 1000, "ckpt_every": 250,
+}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m models.train", description=__doc__.split("\n")[0])
+    p.add_argument("--data", required=True, help="folder of FITS frames (integer 8/16-bit planes are used)")
+    p.add_argument("--out", required=True, help="bundle folder written at the end")
+    p.add_argument("--steps", type=int, default=None, help=f"training steps (default {DEFAULTS['steps']})")
+    p.add_argument("--threads", type=int, default=2, help="CPU threads for TensorFlow (default 2)")
+    p.add_argument("--batch", type=int, default=None)
+    p.add_argument("--crop", type=int, default=None, help="crop size, a power of two (default 64)")
+    p.add_argument("--width", type=int, default=None, help="width of the prior networks (default 32)")
+    p.add_argument("--t-width", type=int, default=None, help="width of the coupling networks (default 16)")
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--qat-frac", type=float, default=None, help="fraction of steps with QAT (default 0.25)")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--holdout", default=None, help="comma-separated instruments kept out for validation")
+    p.add_argument("--val-every", type=int, default=None)
+    p.add_argument("--ckpt-every", type=int, default=None)
+    p.add_argument("--ckpt-dir", default=None, help="checkpoint folder (default out/idf-train/<bundle name>)")
+    p.add_argument("--no-export", action="store_true", help="stop after training (export later)")
+    return p.parse_args(argv)
+
+
+def fail(msg: str) -> int:
+    print(f"error: {msg}", file=sys.stderr)
+    return 2
+
+
+class Progress:
+    """A one-line progress bar on stderr (no dependency)."""
+
+    def __init__(self, total: int, start: int) -> None:
+        self.total, self.start, self.t0 = total, start, time.time()
+
+    def show(self, step: int, text: str) -> None:
+        frac = step / max(1, self.total)
+        done = step - self.start
+        el = time.time() - self.t0
+        eta = el / done * (self.total - step) if done else 0.0
+        bar = "#" * int(30 * frac) + "-" * (30 - int(30 * frac))
+        sys.stderr.write(f"\r[{bar}] {step}/{self.total} {text} {el / 60:5.1f} min, eta {eta / 60:5.1f} min ")
+        sys.stderr.flush()
+
+    def newline(self) -> None:
+        sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    out = Path(args.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write_test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        return fail(f"cannot write the bundle folder {out}: {exc.strerror or exc}")
+    ckpt_dir = Path(args.ckpt_dir or Path("out") / "idf-train" / (out.resolve().name or "bundle"))
+    try:
+        ckpt_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return fail(f"cannot write the checkpoint folder {ckpt_dir}: {exc.strerror or exc}")
+
+    cfg_path = ckpt_dir / "train_config.json"
+    cfg = dict(DEFAULTS)
+    cfg["holdout"] = None
+    if cfg_path.exists():
+        cfg.update(json.loads(cfg_path.read_text()))
+    for key in ("steps", "batch", "crop", "width", "t_width", "lr", "qat_frac", "seed", "val_every", "ckpt_every"):
+        v = getattr(args, key)
+        if v is not None:
+            cfg[key] = v
+    if args.holdout is not None:
+        cfg["holdout"] = [h for h in args.holdout.split(",") if h]
+    if cfg["crop"] < 2 or cfg["crop"] & (cfg["crop"] - 1):
+        return fail("--crop must be a power of two >= 2")
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from models.data import DEFAULT_HOLDOUT, DataError, load_dataset
+
+    holdout = tuple(cfg["holdout"]) if cfg["holdout"] is not None else DEFAULT_HOLDOUT
+    cfg["holdout"] = list(holdout)
+    try:
+        ds = load_dataset(args.data, holdout)
+    except DataError as exc:
+        return fail(str(exc))
+    cfg["data"] = str(Path(args.data).resolve())
+    cfg_path.write_text(json.dumps(cfg, indent=1))
+
+    import numpy as np
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(max(1, args.threads))
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    from models.data import CropSampler, validation_tiles
+    from models.idf_tf import IdfModel
+
+    try:
+        sampler = CropSampler(ds.train, cfg["crop"], cfg["seed"])
+    except DataError as exc:
+        return fail(str(exc))
+    vtiles = validation_tiles(ds.valid, cfg["crop"]) if ds.valid else {}
+
+    model = IdfModel(cfg["width"], cfg["t_width"], cfg["seed"])
+    params = model.trainable_variables
+    slots_m = [tf.Variable(tf.zeros_like(v), trainable=False) for v in params]
+    slots_v = [tf.Variable(tf.zeros_like(v), trainable=False) for v in params]
+    step_var = tf.Variable(0, dtype=tf.int64, trainable=False)
+    elapsed_var = tf.Variable(0.0, dtype=tf.float64, trainable=False)
+    ckpt = tf.train.Checkpoint(model=model, m=slots_m, v=slots_v, step=step_var, elapsed=elapsed_var)
+    manager = tf.train.CheckpointManager(ckpt, str(ckpt_dir), max_to_keep=2)
+    if manager.latest_checkpoint:
+        ckpt.restore(manager.latest_checkpoint).expect_partial()
+        print(f"resumed from {manager.latest_checkpoint} at step {int(step_var.numpy())}", file=sys.stderr)
+    npix = float(cfg["crop"] ** 2)
+    total = int(cfg["steps"])
+    qat_start = int(total * (1.0 - cfg["qat_frac"]))
+
+    def lr_at(step: int) -> float:
+        warm = min(1.0, (step + 1) / 200.0)
+        return cfg["lr"] * warm * (0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * min(1.0, step / max(1, total)))))
+
+    def make_step(qat: bool):
+        @tf.function(jit_compile=True)
+        def train_step(x, s, lr, t):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_mean(model.bits(x, s, qat=qat, update=True)) / npix
+            grads = tape.gradient(loss, params)
+            b1, b2 = 0.9, 0.999
+            for p, g, m, v in zip(params, grads, slots_m, slots_v, strict=True):
+                g = tf.clip_by_norm(g, 5.0)
+                m.assign(b1 * m + (1 - b1) * g)
+                v.assign(b2 * v + (1 - b2) * g * g)
+                mh = m / (1 - tf.pow(b1, t))
+                vh = v / (1 - tf.pow(b2, t))
+                p.assign_sub(lr * mh / (tf.sqrt(vh) + 1e-8))
+            return loss
+        return train_step
+
+    def make_eval(qat: bool):
+        @tf.function  # no XLA: compiling this would cost more than the few validation batches it runs
+        def eval_bits(x, s):
+            return model.bits(x, s, qat=qat, update=False)
+        return eval_bits
+
+    steps_fn = {False: make_step(False), True: make_step(True)}
+    eval_fn = {False: make_eval(False), True: make_eval(True)}
+
+    def validate(qat: bool) -> dict:
+        res = {}
+        for inst, (x, s) in sorted(vtiles.items()):
+            bits = np.concatenate([eval_fn[qat](x[i:i + 32], s[i:i + 32]).numpy() for i in range(0, len(x), 32)])
+            res[inst] = float(bits.sum() / (x.shape[0] * npix))
+        if res:
+            res["mean"] = float(np.mean([res[k] for k in list(res)]))
+        return res
+
+    log_path = ckpt_dir / "train_log.jsonl"
+    val: dict = {}
+    step = int(step_var.numpy())
+    bar = Progress(total, step)
+    t_start = time.time()
+    elapsed0 = float(elapsed_var.numpy())
+    ema = None
+    while step < total:
+        qat = step >= qat_start
+        x, s = sampler.batch(cfg["batch"])
+        loss = float(steps_fn[qat](tf.constant(x), tf.constant(s), tf.constant(lr_at(step), tf.float32),
+                                   tf.constant(float(step + 1))))
+        if not math.isfinite(loss):
+            bar.newline()
+            return fail(f"training diverged at step {step} (loss {loss}); lower --lr")
+        ema = loss if ema is None else 0.98 * ema + 0.02 * loss
+        step += 1
+        step_var.assign(step)
+        elapsed_var.assign(elapsed0 + time.time() - t_start)
+        bar.show(step, f"loss {ema:6.3f} bpd{' qat' if qat else ''}")
+        if step % cfg["ckpt_every"] == 0 or step == total or step == qat_start:
+            manager.save(checkpoint_number=step)
+        if step % cfg["val_every"] == 0 or step == total:
+            val = validate(qat)
+            bar.newline()
+            print("validation bpd: " + ", ".join(f"{k} {v:.3f}" for k, v in val.items()), file=sys.stderr)
+            with log_path.open("a") as fh:
+                fh.write(json.dumps({"step": step, "train_bpd": ema, "qat": qat, "valid": val,
+                                     "elapsed_s": time.time() - t_start}) + "\n")
+    bar.newline()
+    manager.save(checkpoint_number=step)
+    if not val:
+        val = validate(True)
+    summary = {"config": cfg, "data": ds.summary(), "valid_bpd": val,
+               "train_seconds": float(elapsed_var.numpy()), "threads": args.threads}
+    (ckpt_dir / "train_summary.json").write_text(json.dumps(summary, indent=1))
+    if args.no_export:
+        return 0
+    from models.export import ExportError, export_bundle
+
+    try:
+        export_bundle(manager.latest_checkpoint, out)
+    except ExportError as exc:
+        return fail(str(exc))
+    print(f"bundle written to {out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
