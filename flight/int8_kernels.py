@@ -177,7 +177,8 @@ def _requant(acc, bias, multiplier, shift, out_zp, act_min, act_max):
 # --------------------------------------------------------------------------------------
 
 # Below this many taps per output (K = kh*kw*Cin) the channel-vectorised outer-product
-# loop beats the dot-product loop, whose horizontal reductions then dominate.
+# loop beats the dot-product loop, whose horizontal reductions then dominate (unless
+# there are too few output channels to fill a vector).
 SMALL_K = 64
 
 
@@ -349,10 +350,13 @@ def matmul_dot_rows(rows, w, acc, kh, span, c_in, out_w):
             b0 = 0
             for fy in range(kh):
                 r = rows[fy]
+                p0 = r[o0:o0 + span]
+                p1 = r[o1:o1 + span]
                 wo = fy * span
+                wc = w[c, wo:wo + span]
                 for k in range(span):
-                    a0 += r[o0 + k] * w[c, wo + k]
-                    b0 += r[o1 + k] * w[c, wo + k]
+                    a0 += p0[k] * wc[k]
+                    b0 += p1[k] * wc[k]
             acc[i, c] = a0
             if two:
                 acc[i + 1, c] = b0
@@ -390,7 +394,7 @@ def _conv2d_rows(x, w, bias, mult, shift, in_zp, out_zp, act_min, act_max,
 
 @njit(cache=True)
 def _conv2d_im2col(x, w, wt, bias, mult, shift, in_zp, out_zp, act_min, act_max,
-                   kh, kw, stride_h, stride_w, dil_h, dil_w, pad_top, pad_left, out_h, out_w):
+                   kh, kw, stride_h, stride_w, dil_h, dil_w, pad_top, pad_left, out_h, out_w, outer):
     """General CONV_2D through an im2col block per output row."""
     n_b, h, wd, c_in = x.shape
     n_ch = w.shape[0]
@@ -398,7 +402,6 @@ def _conv2d_im2col(x, w, wt, bias, mult, shift, in_zp, out_zp, act_min, act_max,
     out = np.empty((n_b, out_h, out_w, n_ch), np.int8)
     patches = np.zeros((out_w, k_len), np.int16)
     acc = np.empty((out_w, n_ch), np.int32)
-    small = k_len <= SMALL_K
     for b in range(n_b):
         for oy in range(out_h):
             y0 = oy * stride_h - pad_top
@@ -418,7 +421,7 @@ def _conv2d_im2col(x, w, wt, bias, mult, shift, in_zp, out_zp, act_min, act_max,
                             for ci in range(c_in):
                                 row[kk + ci] = 0
                         kk += c_in
-            if small:
+            if outer:
                 matmul_outer(patches, wt, acc)
             else:
                 matmul_dot(patches, w, acc)
@@ -434,15 +437,18 @@ def conv2d(x, w, wt, bias, mult, shift, in_zp, out_zp, act_min, act_max,
     x: [B, H, W, Cin] int8; w: [Cout, kh*kw*Cin] int16 in (fy, fx, ci) order and wt its
     int32 transpose.  Inputs are widened to int16 ``x - in_zp``; taps outside the image
     contribute 0, which is exactly TFLite's "skip the tap".  Small K (1x1, few input
-    channels) goes through im2col + the outer-product kernel; stride-1 convs otherwise
-    read padded rows directly; anything else uses im2col + the dot-product kernel.
+    channels) with at least 8 output channels goes through im2col + the outer-product
+    kernel (vectorised across channels); stride-1 convs otherwise read padded rows
+    directly into the dot-product kernel (vectorised along K); anything else uses
+    im2col + the dot-product kernel.
     """
     k_len = kh * kw * x.shape[3]
-    if k_len > SMALL_K and stride_w == 1 and dil_w == 1:
+    outer = k_len <= SMALL_K and w.shape[0] >= 8
+    if not outer and stride_w == 1 and dil_w == 1:
         return _conv2d_rows(x, w, bias, mult, shift, in_zp, out_zp, act_min, act_max,
                             kh, kw, stride_h, dil_h, pad_top, pad_left, out_h, out_w)
     return _conv2d_im2col(x, w, wt, bias, mult, shift, in_zp, out_zp, act_min, act_max,
-                          kh, kw, stride_h, stride_w, dil_h, dil_w, pad_top, pad_left, out_h, out_w)
+                          kh, kw, stride_h, stride_w, dil_h, dil_w, pad_top, pad_left, out_h, out_w, outer)
 
 
 @njit(cache=True)

@@ -660,7 +660,9 @@ class Int8Network:
         if x.dtype != np.int8:
             raise ValueError(f"input must be int8, got {x.dtype}")
         sig = self.input_shape
-        if x.ndim != len(sig) or any(s >= 0 and s != d for s, d in zip(sig, x.shape, strict=True)):
+        # The batch dimension is free even when the model was converted with a fixed one
+        # (as LiteRT's resize_tensor_input allows); other fixed dimensions must match.
+        if x.ndim != len(sig) or any(s >= 0 and s != d for s, d in zip(sig[1:], x.shape[1:], strict=True)):
             raise ValueError(f"input shape {x.shape} does not match the model's {sig}")
         return np.ascontiguousarray(x)
 
@@ -675,6 +677,8 @@ class Int8Network:
     def run(self, x: np.ndarray) -> np.ndarray:
         """int8 in (NHWC or NC), int8 out, bit-identical to LiteRT's reference kernels."""
         x = self._check_input(x)
+        if x.size == 0:  # nothing to compute (a zero batch or an empty tile)
+            return np.zeros(self.infer_shapes(x.shape)[self._out], np.int8)
         values: dict[int, np.ndarray] = {self._in: x}
         for prep, data_in, out in self._plan:
             xs = [values[v] if v in values else self._tensors[v].data for v in data_in]

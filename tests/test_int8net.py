@@ -105,6 +105,13 @@ def test_network_metadata(nets):
     assert nets["mlp"].macs_per_output_position() == 12 * 32 + 32 * 16 + 16 * 5
 
 
+def test_batch_is_free_and_empty_inputs_work(nets):
+    x = np.zeros((0, 5, 5, 4), np.int8)
+    assert nets["conv_stack"].run(x).shape == (0, 5, 5, 4)
+    assert nets["mlp"].run(np.zeros((0, 12), np.int8)).shape == (0, 5)
+    assert nets["conv_dense"].run(np.zeros((3, 6, 6, 2), np.int8)).shape == (3, 3)
+
+
 def test_run_rejects_bad_input(nets):
     net = nets["conv_stack"]
     with pytest.raises(ValueError, match="int8"):
@@ -239,3 +246,46 @@ def test_round_mul_double_emulates_ieee_double():
         assert K.round_mul_double(acc, m, e) == _round_mul_double_ref(acc, d), (acc, d)
     assert K.round_mul_double(7, *K.double_as_integer(0.5)) == 4  # 3.5 -> 4 (away from zero)
     assert K.round_mul_double(-7, *K.double_as_integer(0.5)) == -4
+
+
+def _conv_reference(x, w4, bias, mult, shift, in_zp, out_zp, lo, hi, stride, dil, pad):
+    """TFLite's ConvPerChannel written out plainly (numpy int64 sums, exact requantization)."""
+    n_b, h, wd, _ = x.shape
+    c_out, kh, kw, _ = w4.shape
+    (sh, sw), (dh, dw), (pt, pl) = stride, dil, pad
+    oh = (h + 2 * pt - (kh - 1) * dh - 1) // sh + 1
+    ow = (wd + 2 * pl - (kw - 1) * dw - 1) // sw + 1
+    xp = np.zeros((n_b, h + 2 * pt + kh * dh, wd + 2 * pl + kw * dw, x.shape[3]), np.int64)
+    xp[:, pt:pt + h, pl:pl + wd] = x.astype(np.int64) - in_zp
+    out = np.empty((n_b, oh, ow, c_out), np.int8)
+    for b in range(n_b):
+        for oy in range(oh):
+            for ox in range(ow):
+                patch = xp[b, oy * sh: oy * sh + kh * dh: dh, ox * sw: ox * sw + kw * dw: dw][:kh, :kw]
+                for c in range(c_out):
+                    acc = int((patch * w4[c]).sum()) + int(bias[c])
+                    left, right = max(int(shift[c]), 0), max(-int(shift[c]), 0)
+                    v = _rdbpot_ref(_srdhm_ref(acc * (1 << left), int(mult[c])), right) + out_zp
+                    out[b, oy, ox, c] = min(max(v, lo), hi)
+    return out, oh, ow
+
+
+@pytest.mark.parametrize("k,c_in,c_out,stride,dil", [
+    (3, 3, 8, (1, 1), (1, 1)), (3, 9, 5, (1, 1), (1, 1)), (1, 20, 3, (1, 1), (1, 1)), (1, 6, 12, (1, 1), (1, 1)),
+    (3, 4, 9, (2, 2), (1, 1)), (3, 10, 4, (1, 2), (1, 1)), (3, 2, 8, (1, 1), (2, 2)), (3, 9, 6, (2, 1), (1, 3)),
+    (5, 3, 4, (1, 1), (1, 1)), (3, 9, 5, (2, 1), (2, 1))])
+def test_conv_kernel_paths_against_plain_reference(k, c_in, c_out, stride, dil):
+    """Every dispatch path of the conv kernel (outer / rows / im2col-dot), incl. strides and dilation."""
+    rng = np.random.default_rng(k * 1000 + c_in * 10 + c_out)
+    x = rng.integers(-128, 128, (2, 9, 11, c_in)).astype(np.int8)
+    w4 = rng.integers(-127, 128, (c_out, k, k, c_in)).astype(np.int64)
+    bias = rng.integers(-20000, 20000, c_out).astype(np.int32)
+    mult = rng.integers(1 << 30, 1 << 31, c_out).astype(np.int32)
+    shift = rng.integers(-12, 2, c_out).astype(np.int32)
+    in_zp, out_zp, lo, hi = int(rng.integers(-128, 128)), int(rng.integers(-20, 20)), -100, 120
+    pad = ((k - 1) * dil[0] // 2, (k - 1) * dil[1] // 2)
+    ref, oh, ow = _conv_reference(x, w4, bias, mult, shift, in_zp, out_zp, lo, hi, stride, dil, pad)
+    w = np.ascontiguousarray(w4.reshape(c_out, -1).astype(np.int16))
+    out = K.conv2d(x, w, np.ascontiguousarray(w.T.astype(np.int32)), bias, mult, shift, in_zp, out_zp, lo, hi,
+                   k, k, stride[0], stride[1], dil[0], dil[1], pad[0], pad[1], oh, ow)
+    np.testing.assert_array_equal(out, ref)
