@@ -21,6 +21,9 @@ bound for every layer at load time from the actual weights and bias
 int32 sums here never wrap.  (They are also computed modulo 2**32 throughout, as C's
 int32 arithmetic would wrap.)  Products are formed from int16 operands (``x - zp_in``
 fits in int16), which lets LLVM vectorise the inner loops.
+
+All kernels are compiled ``nogil``: a caller may run independent tiles on several
+threads.
 """
 
 from __future__ import annotations
@@ -121,13 +124,13 @@ def activation_range(activation: int, scale: np.float32, zero_point: int) -> tup
 # --------------------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def wrap_int32(v):
     """Two's-complement wrap of an integer to int32 (what C's int32 arithmetic does)."""
     return ((np.int64(v) + 2147483648) & 0xFFFFFFFF) - 2147483648
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def saturating_rounding_doubling_high_mul(a, b):
     """gemmlowp ``SaturatingRoundingDoublingHighMul``: round(a*b / 2**31), ties away."""
     if a == b and a == -2147483648:
@@ -140,7 +143,7 @@ def saturating_rounding_doubling_high_mul(a, b):
     return -((-t) >> 31)  # C integer division truncates toward zero
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def rounding_divide_by_pot(x, exponent):
     """gemmlowp ``RoundingDivideByPOT``: x / 2**exponent, round half away from zero."""
     if exponent == 0:
@@ -151,7 +154,7 @@ def rounding_divide_by_pot(x, exponent):
     return (np.int64(x) >> exponent) + (1 if remainder > threshold else 0)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def multiply_by_quantized_multiplier(x, multiplier, shift):
     """TFLite's (double-rounding) ``MultiplyByQuantizedMultiplier`` on an int32 value."""
     left = shift if shift > 0 else 0
@@ -160,7 +163,7 @@ def multiply_by_quantized_multiplier(x, multiplier, shift):
     return rounding_divide_by_pot(saturating_rounding_doubling_high_mul(v, multiplier), right)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _requant(acc, bias, multiplier, shift, out_zp, act_min, act_max):
     """Bias add, MultiplyByQuantizedMultiplier, output offset and activation clamp."""
     v = wrap_int32(wrap_int32(acc) + bias)
@@ -182,7 +185,7 @@ def _requant(acc, bias, multiplier, shift, out_zp, act_min, act_max):
 SMALL_K = 64
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def matmul_dot(p, w, acc):
     """acc[i, c] = sum_k p[i, k] * w[c, k]; p [n, K] int16, w [C, K] int16, acc int32.
 
@@ -241,7 +244,7 @@ def matmul_dot(p, w, acc):
                 acc[i + 1, c] = b0
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def matmul_outer(p, wt, acc):
     """Same product with wt [K, C] int32: rank-1 updates vectorised across channels.
 
@@ -282,7 +285,7 @@ def matmul_outer(p, wt, acc):
                 r0[c] += u0 * wk[c]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def requantize_rows(acc, bias, mult, shift, out_zp, act_min, act_max, out):
     """out[i, c] = clamp(MultiplyByQuantizedMultiplier(acc + bias) + out_zp) as int8."""
     n, n_ch = acc.shape
@@ -293,7 +296,7 @@ def requantize_rows(acc, bias, mult, shift, out_zp, act_min, act_max, out):
             out[i, c] = min(max(v, act_min), act_max)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def matmul_dot_rows(rows, w, acc, kh, span, c_in, out_w):
     """The dot-product kernel reading a stride-1 conv's taps straight from padded rows.
 
@@ -362,7 +365,7 @@ def matmul_dot_rows(rows, w, acc, kh, span, c_in, out_w):
                 acc[i + 1, c] = b0
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _conv2d_rows(x, w, bias, mult, shift, in_zp, out_zp, act_min, act_max,
                  kh, kw, stride_h, dil_h, pad_top, pad_left, out_h, out_w):
     """Stride-1 (in width), undilated (in width) CONV_2D without im2col."""
@@ -392,7 +395,7 @@ def _conv2d_rows(x, w, bias, mult, shift, in_zp, out_zp, act_min, act_max,
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _conv2d_im2col(x, w, wt, bias, mult, shift, in_zp, out_zp, act_min, act_max,
                    kh, kw, stride_h, stride_w, dil_h, dil_w, pad_top, pad_left, out_h, out_w, outer):
     """General CONV_2D through an im2col block per output row."""
@@ -429,7 +432,7 @@ def _conv2d_im2col(x, w, wt, bias, mult, shift, in_zp, out_zp, act_min, act_max,
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def conv2d(x, w, wt, bias, mult, shift, in_zp, out_zp, act_min, act_max,
            kh, kw, stride_h, stride_w, dil_h, dil_w, pad_top, pad_left, out_h, out_w):
     """CONV_2D, per-channel int8 (``reference_integer_ops::ConvPerChannel``).
@@ -451,7 +454,7 @@ def conv2d(x, w, wt, bias, mult, shift, in_zp, out_zp, act_min, act_max,
                           kh, kw, stride_h, stride_w, dil_h, dil_w, pad_top, pad_left, out_h, out_w, outer)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def fully_connected(x, w, bias, mant, exp2, in_zp, out_zp, act_min, act_max):
     """FULLY_CONNECTED as LiteRT's reference kernel runs it: x [n, K] int8, w [C, K] int16.
 
@@ -488,7 +491,7 @@ def double_as_integer(value: float) -> tuple[int, int]:
     return int(frac * float(1 << 53)), ex - 53
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _bit_length(v):
     n = 0
     while v >= 65536:
@@ -500,7 +503,7 @@ def _bit_length(v):
     return n
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def round_mul_double(acc, mant, exp2):
     """``(int32_t)round((double)acc * d)`` for ``d = mant * 2**exp2``, in integers only.
 
@@ -556,7 +559,7 @@ def round_mul_double(acc, mant, exp2):
     return -r if neg else r
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def depthwise_conv2d(x, w, bias, mult, shift, in_zp, out_zp, act_min, act_max, depth_mult,
                      stride_h, stride_w, dil_h, dil_w, pad_top, pad_left, out_h, out_w):
     """DEPTHWISE_CONV_2D (``DepthwiseConvPerChannel``): w [kh, kw, Cout] int16."""
@@ -589,13 +592,13 @@ def depthwise_conv2d(x, w, bias, mult, shift, in_zp, out_zp, act_min, act_max, d
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _mbqm_smaller_than_one(x, multiplier, shift):
     """``MultiplyByQuantizedMultiplierSmallerThanOneExp`` (shift <= 0)."""
     return rounding_divide_by_pot(saturating_rounding_doubling_high_mul(x, multiplier), -shift)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def add(a, b, a_zp, b_zp, left_shift, a_mult, a_shift, b_mult, b_shift,
         out_mult, out_shift, out_zp, act_min, act_max):
     """ADD, int8 (``reference_integer_ops::AddFunc``) on equally shaped flat arrays."""
@@ -618,7 +621,7 @@ def add(a, b, a_zp, b_zp, left_shift, a_mult, a_shift, b_mult, b_shift,
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def requantize(a, in_zp, out_zp, mult, shift):
     """QUANTIZE int8 -> int8 (``reference_ops::Requantize``)."""
     fa = a.ravel()

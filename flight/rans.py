@@ -30,6 +30,7 @@ value undetectably: the tile CRC is what catches that.)
 Decoding may proceed batch by batch (:class:`RansDecoder`), with each batch's table
 indices computed from what was decoded before; :class:`RansEncoder` collects the same
 batches in order and encodes them all, in reverse, at :meth:`RansEncoder.finish`.
+The numba kernels release the GIL, so independent tiles can be coded on several threads.
 """
 
 from __future__ import annotations
@@ -98,7 +99,7 @@ def stack_cdf_tables(tables: list[np.ndarray]) -> np.ndarray:
 _BUCKET_BITS = 8  # decoder search starts from a per-table index of 2**8 slot buckets
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _buckets(cdfs):
     """buckets[t, j] = the symbol whose interval holds slot j << (16 - _BUCKET_BITS)."""
     n_t = cdfs.shape[0]
@@ -115,7 +116,7 @@ def _buckets(cdfs):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _table_ends(cdfs):
     """e_t for every table (number of symbols incl. ESCAPE), or -1-t for the first bad table."""
     n_t, width = cdfs.shape
@@ -162,7 +163,7 @@ def _prepare(table_index: np.ndarray, cdfs: np.ndarray, offsets: np.ndarray, n: 
 # --------------------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _put(x, start, freq, buf, pos):
     """Encode one (start, freq); returns (state, pos) with words written backwards."""
     if x >= (freq << 16):
@@ -173,14 +174,14 @@ def _put(x, start, freq, buf, pos):
     return x, pos
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _put_bits(x, value, nbits, buf, pos):
     """Uniform (bypass) coding of ``nbits`` <= 16 bits as one symbol of frequency 2**(16-nbits)."""
     sh = PROB_BITS - nbits
     return _put(x, value << sh, np.int64(1) << sh, buf, pos)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _bit_length(v):
     n = 0
     while v > 0:
@@ -189,7 +190,7 @@ def _bit_length(v):
     return n
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _count_escapes(symbols, tidx, ends, offsets):
     n_esc = 0
     for i in range(symbols.shape[0]):
@@ -200,7 +201,7 @@ def _count_escapes(symbols, tidx, ends, offsets):
     return n_esc
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _encode_batch(x, symbols, tidx, cdfs, ends, offsets, buf, pos):
     """Encode one batch in reverse; words go into buf[.. pos) from the end."""
     for i in range(symbols.shape[0] - 1, -1, -1):
@@ -235,7 +236,7 @@ def _encode_batch(x, symbols, tidx, cdfs, ends, offsets, buf, pos):
     return x, pos
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _get_symbol(x, cdf_row, bucket_row, words, wpos, n_words):
     """Decode one symbol; returns (s, x, wpos, status)."""
     slot = x & (PROB_TOTAL - 1)
@@ -253,7 +254,7 @@ def _get_symbol(x, cdf_row, bucket_row, words, wpos, n_words):
     return base, x, wpos, _OK
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _get_bits(x, nbits, words, wpos, n_words):
     sh = PROB_BITS - nbits
     slot = x & (PROB_TOTAL - 1)
@@ -267,7 +268,7 @@ def _get_bits(x, nbits, words, wpos, n_words):
     return value, x, wpos, _OK
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _decode_batch(x, words, wpos, tidx, cdfs, ends, offsets, out):
     n_words = words.shape[0]
     n_t = cdfs.shape[0]
@@ -401,7 +402,7 @@ def rans_decode(data: bytes, table_index: np.ndarray, cdfs: np.ndarray, offsets:
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _cost_terms(symbols, tidx, cdfs, ends, offsets, freq, extra_bits):
     for i in range(symbols.shape[0]):
         t = tidx[i]
