@@ -19,6 +19,13 @@ output's shape signature instead.  Graph inputs and outputs must be int8; float 
 (a QUANTIZE/DEQUANTIZE at the boundary) is rejected with a message saying how to
 convert.  Rounding rule: TFLite's, round half away from zero (gemmlowp
 ``RoundingDivideByPOT``).
+
+One quirk of the oracle is reproduced on purpose: LiteRT's *reference* FULLY_CONNECTED
+(since April 2025) requantizes with ``round((double)acc * scale)`` instead of the
+fixed-point multiplier.  We compute that double product exactly with integers
+(``int8_kernels.round_mul_double``), so FC layers stay integer-only and bit-exact.  For
+networks on the coding path, prefer 1x1 CONV_2D over Dense: it is the same computation
+with TFLite's fixed-point requantization.
 """
 
 from __future__ import annotations
