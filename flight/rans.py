@@ -30,6 +30,9 @@ value undetectably: the tile CRC is what catches that.)
 Decoding may proceed batch by batch (:class:`RansDecoder`), with each batch's table
 indices computed from what was decoded before; :class:`RansEncoder` collects the same
 batches in order and encodes them all, in reverse, at :meth:`RansEncoder.finish`.
+Wherever ``cdfs, offsets`` are taken, a prepared :class:`RansTables` may be passed as
+``cdfs`` instead: it validates the tables and builds the decoder's index once, which
+matters when a tile is decoded in many small batches.
 The numba kernels release the GIL, so independent tiles can be coded on several threads.
 """
 
@@ -138,24 +141,75 @@ def _table_ends(cdfs):
     return ends, 0
 
 
-def _prepare(table_index: np.ndarray, cdfs: np.ndarray, offsets: np.ndarray, n: int):
-    cdfs = np.ascontiguousarray(cdfs, dtype=np.uint32)
-    if cdfs.ndim != 2 or cdfs.shape[1] < 2 or cdfs.shape[0] < 1:
-        raise ValueError("cdfs must be a [T, S+1] array with S >= 1")
-    offsets = np.ascontiguousarray(offsets, dtype=np.int64).ravel()
-    if offsets.shape[0] != cdfs.shape[0]:
-        raise ValueError("offsets must have one entry per table")
-    if np.any(offsets < -(1 << 31)) or np.any(offsets > (1 << 31) - 1):
-        raise ValueError("offsets must fit in int32")
+class RansTables:
+    """A validated, read-only snapshot of ``(cdfs, offsets)`` with the decoder's search index.
+
+    Building one costs a pass over the tables (a few tenths of a millisecond for hundreds
+    of wide tables); pass it as ``cdfs`` (``offsets`` then None) to every encode/decode
+    call to pay that once.  Plain arrays work too: the last few table sets seen are
+    remembered (by identity, with a content check), so repeated calls with the same arrays
+    are cheap as well.
+    """
+
+    def __init__(self, cdfs: np.ndarray, offsets: np.ndarray) -> None:
+        cdfs = np.array(cdfs, dtype=np.uint32, order="C", copy=True)
+        if cdfs.ndim != 2 or cdfs.shape[1] < 2 or cdfs.shape[0] < 1:
+            raise ValueError("cdfs must be a [T, S+1] array with S >= 1")
+        offsets = np.array(offsets, dtype=np.int64, copy=True).ravel()
+        if offsets.shape[0] != cdfs.shape[0]:
+            raise ValueError("offsets must have one entry per table")
+        if np.any(offsets < -(1 << 31)) or np.any(offsets > (1 << 31) - 1):
+            raise ValueError("offsets must fit in int32")
+        ends, status = _table_ends(cdfs)
+        if status:
+            raise ValueError(f"table {-1 - status} is not a valid CDF (0, strictly rising to 2**{PROB_BITS})")
+        for arr in (cdfs, offsets, ends):
+            arr.flags.writeable = False
+        self.cdfs, self.offsets, self.ends = cdfs, offsets, ends
+        self._buckets: np.ndarray | None = None
+
+    @property
+    def n_tables(self) -> int:
+        return self.cdfs.shape[0]
+
+    @property
+    def buckets(self) -> np.ndarray:
+        if self._buckets is None:
+            self._buckets = _buckets(self.cdfs)
+            self._buckets.flags.writeable = False
+        return self._buckets
+
+
+_CACHE: list[tuple[np.ndarray, np.ndarray, RansTables]] = []
+_CACHE_SIZE = 4
+
+
+def tables(cdfs: np.ndarray | RansTables, offsets: np.ndarray | None = None) -> RansTables:
+    """``cdfs``/``offsets`` as a :class:`RansTables` (reused when the same arrays come again)."""
+    if isinstance(cdfs, RansTables):
+        return cdfs
+    if offsets is None:
+        raise ValueError("offsets are required with plain cdf arrays")
+    for i, (c, o, t) in enumerate(_CACHE):
+        if c is cdfs and o is offsets:
+            if np.array_equal(t.cdfs, c) and np.array_equal(t.offsets, np.asarray(o).ravel()):
+                return t
+            del _CACHE[i]  # modified in place since: rebuild
+            break
+    t = RansTables(cdfs, offsets)
+    if isinstance(cdfs, np.ndarray) and isinstance(offsets, np.ndarray):
+        _CACHE.insert(0, (cdfs, offsets, t))
+        del _CACHE[_CACHE_SIZE:]
+    return t
+
+
+def _indices(table_index: np.ndarray, tab: RansTables, n: int) -> np.ndarray:
     tidx = np.ascontiguousarray(table_index, dtype=np.int64).ravel()
     if tidx.shape[0] != n:
         raise ValueError(f"table_index has {tidx.shape[0]} entries for {n} symbols")
-    if n and (tidx.min() < 0 or tidx.max() >= cdfs.shape[0]):
+    if n and (tidx.min() < 0 or tidx.max() >= tab.n_tables):
         raise ValueError("table_index out of range")
-    ends, status = _table_ends(cdfs)
-    if status:
-        raise ValueError(f"table {-1 - status} is not a valid CDF (0, strictly rising to 2**{PROB_BITS})")
-    return tidx, cdfs, offsets, ends
+    return tidx
 
 
 # --------------------------------------------------------------------------------------
@@ -269,10 +323,9 @@ def _get_bits(x, nbits, words, wpos, n_words):
 
 
 @njit(cache=True, nogil=True)
-def _decode_batch(x, words, wpos, tidx, cdfs, ends, offsets, out):
+def _decode_batch(x, words, wpos, tidx, cdfs, ends, buckets, offsets, out):
     n_words = words.shape[0]
     n_t = cdfs.shape[0]
-    buckets = _buckets(cdfs)
     for i in range(out.shape[0]):
         t = tidx[i]
         if t < 0 or t >= n_t:
@@ -318,11 +371,11 @@ class RansEncoder:
     """Collects batches in decoding order; :meth:`finish` encodes them all in reverse."""
 
     def __init__(self) -> None:
-        self._batches: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        self._batches: list[tuple[np.ndarray, np.ndarray, RansTables]] = []
         self._finished = False
 
-    def encode(self, symbols: np.ndarray, table_index: np.ndarray, cdfs: np.ndarray,
-               offsets: np.ndarray) -> None:
+    def encode(self, symbols: np.ndarray, table_index: np.ndarray, cdfs: np.ndarray | RansTables,
+               offsets: np.ndarray | None = None) -> None:
         """Queue one batch (validated now, coded at :meth:`finish`)."""
         if self._finished:
             raise RuntimeError("encoder already finished")
@@ -330,19 +383,21 @@ class RansEncoder:
         if sym.size and (sym.min() < -(1 << 31) or sym.max() > (1 << 31) - 1):
             raise ValueError("symbols must fit in int32")
         sym = np.ascontiguousarray(sym, dtype=np.int64)
-        tidx, cdfs, offs, ends = _prepare(table_index, cdfs, offsets, sym.shape[0])
-        self._batches.append((sym, tidx, cdfs, offs, ends))
+        tab = tables(cdfs, offsets)
+        self._batches.append((sym, _indices(table_index, tab, sym.shape[0]), tab))
 
     def finish(self) -> bytes:
         """The coded stream: 4-byte final state then 16-bit words, big-endian."""
+        if self._finished:
+            raise RuntimeError("encoder already finished")
         self._finished = True
         capacity = 2
-        for sym, tidx, _, offs, ends in self._batches:
-            capacity += sym.shape[0] + _MAX_WORDS_PER_ESCAPE * _count_escapes(sym, tidx, ends, offs)
+        for sym, tidx, tab in self._batches:
+            capacity += sym.shape[0] + _MAX_WORDS_PER_ESCAPE * _count_escapes(sym, tidx, tab.ends, tab.offsets)
         buf = np.empty(capacity, np.uint16)
         x, pos = np.int64(RANS_L), capacity
-        for sym, tidx, cdfs, offs, ends in reversed(self._batches):
-            x, pos = _encode_batch(x, sym, tidx, cdfs, ends, offs, buf, pos)
+        for sym, tidx, tab in reversed(self._batches):
+            x, pos = _encode_batch(x, sym, tidx, tab.cdfs, tab.ends, tab.offsets, buf, pos)
         head = int(x).to_bytes(4, "big")
         return head + buf[pos:].astype(">u2").tobytes()
 
@@ -361,14 +416,17 @@ class RansDecoder:
         self._pos = 0
         self._finished = False
 
-    def decode(self, table_index: np.ndarray, cdfs: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    def decode(self, table_index: np.ndarray, cdfs: np.ndarray | RansTables,
+               offsets: np.ndarray | None = None) -> np.ndarray:
         """Decode the next ``len(table_index)`` values (int32)."""
         if self._finished:
             raise RuntimeError("decoder already finished")
+        tab = tables(cdfs, offsets)
         n = int(np.asarray(table_index).size)
-        tidx, cdfs, offs, ends = _prepare(table_index, cdfs, offsets, n)
+        tidx = _indices(table_index, tab, n)
         out = np.empty(n, np.int32)
-        x, pos, done, status = _decode_batch(self._x, self._words, self._pos, tidx, cdfs, ends, offs, out)
+        x, pos, done, status = _decode_batch(self._x, self._words, self._pos, tidx, tab.cdfs, tab.ends,
+                                             tab.buckets, tab.offsets, out)
         self._x, self._pos = x, pos
         if status == _TRUNCATED:
             raise RansDecodeError(f"rANS stream truncated (ran out of data at symbol {done} of the batch)")
@@ -387,14 +445,16 @@ class RansDecoder:
             raise RansDecodeError("corrupt rANS stream: final state does not match (wrong data or model)")
 
 
-def rans_encode(symbols: np.ndarray, table_index: np.ndarray, cdfs: np.ndarray, offsets: np.ndarray) -> bytes:
+def rans_encode(symbols: np.ndarray, table_index: np.ndarray, cdfs: np.ndarray | RansTables,
+                offsets: np.ndarray | None = None) -> bytes:
     """Encode int32 values, value i with table ``table_index[i]`` (see the module docstring)."""
     enc = RansEncoder()
     enc.encode(symbols, table_index, cdfs, offsets)
     return enc.finish()
 
 
-def rans_decode(data: bytes, table_index: np.ndarray, cdfs: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+def rans_decode(data: bytes, table_index: np.ndarray, cdfs: np.ndarray | RansTables,
+                offsets: np.ndarray | None = None) -> np.ndarray:
     """Decode exactly ``len(table_index)`` values and check the stream ends there."""
     dec = RansDecoder(data)
     out = dec.decode(table_index, cdfs, offsets)
@@ -417,15 +477,16 @@ def _cost_terms(symbols, tidx, cdfs, ends, offsets, freq, extra_bits):
             extra_bits[i] = 1 + _ESC_LEN_BITS + _bit_length(d + 1) - 1
 
 
-def rans_cost_bits(symbols: np.ndarray, table_index: np.ndarray, cdfs: np.ndarray,
-                   offsets: np.ndarray) -> float:
+def rans_cost_bits(symbols: np.ndarray, table_index: np.ndarray, cdfs: np.ndarray | RansTables,
+                   offsets: np.ndarray | None = None) -> float:
     """Ideal code length, in bits, of the same integer model (escape payload included).
 
     For tests and reports only: it uses floating-point log2 and decides no coded bit.
     """
     sym = np.ascontiguousarray(np.asarray(symbols).ravel(), dtype=np.int64)
-    tidx, cdfs, offs, ends = _prepare(table_index, cdfs, offsets, sym.shape[0])
+    tab = tables(cdfs, offsets)
+    tidx = _indices(table_index, tab, sym.shape[0])
     freq = np.empty(sym.shape[0], np.int64)
     extra = np.empty(sym.shape[0], np.int64)
-    _cost_terms(sym, tidx, cdfs, ends, offs, freq, extra)
+    _cost_terms(sym, tidx, tab.cdfs, tab.ends, tab.offsets, freq, extra)
     return float(np.sum(PROB_BITS - np.log2(freq.astype(np.float64))) + extra.sum())

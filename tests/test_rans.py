@@ -14,6 +14,7 @@ from flight.rans import (
     RansDecodeError,
     RansDecoder,
     RansEncoder,
+    RansTables,
     build_cdf_table,
     rans_cost_bits,
     rans_decode,
@@ -156,6 +157,33 @@ def test_streaming_batches_with_changing_tables():
         np.testing.assert_array_equal(got, vals)
         prev = got.astype(np.int64)
     dec.finish()
+
+
+def test_prepared_tables_and_the_table_cache():
+    cdfs, offsets, scales = logistic_tables()
+    rng = np.random.default_rng(6)
+    tidx = rng.integers(0, len(scales), 1000)
+    sym = np.round(rng.logistic(0, scales[tidx])).astype(np.int64)
+    tab = RansTables(cdfs, offsets)
+    data = rans_encode(sym, tidx, tab)
+    assert data == rans_encode(sym, tidx, cdfs, offsets)
+    dec = RansDecoder(data)
+    np.testing.assert_array_equal(np.concatenate([dec.decode(tidx[:300], tab), dec.decode(tidx[300:], cdfs, offsets)]),
+                                  sym)
+    dec.finish()
+    assert rans_cost_bits(sym, tidx, tab) == rans_cost_bits(sym, tidx, cdfs, offsets)
+    # the snapshot is read-only, and a plain array changed in place is noticed
+    with pytest.raises(ValueError):
+        tab.cdfs[0, 1] = 5
+    mine = cdfs.copy()
+    enc_a = rans_encode(sym, tidx, mine, offsets)
+    mine[:] = mine[::-1]
+    offs_copy = offsets.copy()
+    enc_b = rans_encode(sym, len(scales) - 1 - tidx, mine, offsets[::-1].copy())
+    assert enc_a == enc_b
+    mine[0, 1] = 0  # now invalid: must be re-validated, not served from the cache
+    with pytest.raises(ValueError, match="not a valid CDF"):
+        rans_encode(sym, tidx, mine, offs_copy)
 
 
 def test_empty_stream():
