@@ -188,7 +188,21 @@ def prepare_out(out: Path) -> None:
         raise StudyError(f"--out {out}: cannot write ({exc.strerror})") from None
 
 
-def write_report_files(spec: StudySpec, out: Path, counts: dict[str, int], executor: str, wall_s: float | None,
+def log_run(out: Path, entry: dict[str, Any]) -> list[dict[str, Any]]:
+    """Append this invocation to DIR/runs.json (the report lists every run that filled the folder)."""
+    path = out / "runs.json"
+    try:
+        runs = json.loads(path.read_text())
+    except (OSError, ValueError):
+        runs = []
+    runs.append(entry)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(runs, indent=1) + "\n")
+    tmp.replace(path)
+    return runs
+
+
+def write_report_files(spec: StudySpec, out: Path, runs: list[dict[str, Any]],
                        command: str) -> tuple[Summary, list[dict]]:
     """From every finished cell record in DIR: results.csv, plots, report.md, report.html."""
     from sim.study_exec import load_record
@@ -208,7 +222,8 @@ def write_report_files(spec: StudySpec, out: Path, counts: dict[str, int], execu
         spec=spec, summary=summary, figures=figures, skipped_figures=skipped, scenario_name=base.name,
         scenario_description=base.description, software=software_version(),
         model_hash=model_bundle(spec, records) if "idf" in spec.codecs else "",
-        calibration=calibration_rows(records), executor=executor, counts=counts, wall_s=wall_s, command=command,
+        calibration=calibration_rows(records), runs=runs, command=command,
+        cell_compute_s=sum(float(r.get("wall_s") or 0.0) for r in records.values() if r.get("status") == "ok"),
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))
     write_report(ctx, out)
     return summary, rows
@@ -233,6 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     from sim.study_exec import run_cells
 
     t0 = time.perf_counter()
+    started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     print(f"study: {len(cells)} cells ({len(cells) // (spec.seeds * len(spec.codecs))} configurations x "
           f"{len(spec.codecs)} codecs x {spec.seeds} seeds) on {executor.description} -> {out}", file=sys.stderr)
     (out / "study.json").write_text(json.dumps(spec.to_dict(), indent=2, default=str) + "\n")
@@ -250,7 +266,9 @@ def main(argv: list[str] | None = None) -> int:
         executor.close()
     wall = time.perf_counter() - t0
     command = "python -m sim.study " + shlex.join(argv)
-    summary, rows = write_report_files(spec, out, counts, executor.description, wall, command)
+    runs = log_run(out, {"started_utc": started, "executor": executor.description, "ran": counts["ran"],
+                         "skipped": counts["skipped"], "failed": counts["failed"], "wall_s": round(wall, 1)})
+    summary, rows = write_report_files(spec, out, runs, command)
     from sim.study_report import headline_sentences
 
     for line in headline_sentences(summary):

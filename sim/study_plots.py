@@ -72,6 +72,11 @@ def _panels(summary: Summary, vary: list[str]) -> list[dict[str, Any]]:
     return [dict(zip(others, c, strict=True)) for c in combos]
 
 
+def panel_title(fixed: dict[str, Any]) -> str:
+    """A small-multiple's title: the held values in their units (``8 GB, cortex-a9``); keys are in the caption."""
+    return ", ".join(unit_label(k, v) for k, v in fixed.items())
+
+
 def _save(fig: Any, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=DPI, metadata={"Software": None})
@@ -79,7 +84,7 @@ def _save(fig: Any, path: Path) -> None:
 
 
 def _subplots(n: int, width: float = 4.2, height: float = 3.3) -> tuple[Any, list[Any]]:
-    cols = min(n, 3)
+    cols = 2 if n == 4 else min(n, 3)
     rows = math.ceil(n / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False, layout="constrained")
     flat = list(axes.flat)
@@ -125,23 +130,24 @@ def plot_frames_per_day(summary: Summary, out: Path) -> Figure | None:
     target = summary.spec.target_frames_per_day
     for ax, fixed in zip(axes, panels, strict=True):
         _line_per_codec(summary, "verified_per_day", ax, fixed)
-        title = describe_params(fixed) if len(panels) > 1 or fixed else ""
+        title = panel_title(fixed)
         if captured and captured <= 3 * top:
             ax.axhline(captured, color="k", ls=":", lw=1, label="captured/day")
-        elif captured:
-            title += f"{'; ' if title else ''}camera: {captured:.0f} frames/day (off scale)"
         if target and target <= 3 * max(top, 1.0):
             ax.axhline(target, color="#ff7f0e", ls="--", lw=1, label=f"target {target:g}")
         ax.set_ylabel("verified frames / day")
         ax.set_title(title, fontsize=8)
         ax.set_ylim(bottom=0)
     axes[0].legend(fontsize=8)
+    if captured and captured > 3 * top:
+        fig.suptitle(f"the camera captures {captured:.0f} frames/day (off scale)", fontsize=8)
     path = out / "frames_per_day.png"
     _save(fig, path)
     return Figure("frames_per_day", path, "Verified frames per day vs " + summary.primary,
                   "Verified frames per day (mean over seeds; band: min-max over seeds) against "
                   f"{summary.primary}, one line per codec; dotted: frames captured per day (when on scale); dashed: "
-                  "the target of the cheapest-configuration table.")
+                  "the target of the cheapest-configuration table."
+                  + (f" Panels: {', '.join(k for k in panels[0])}." if panels[0] else ""))
 
 
 def plot_delivered_vs_generated(summary: Summary, out: Path) -> Figure | None:

@@ -71,9 +71,8 @@ class ReportContext:
     software: str = ""
     model_hash: str = ""
     calibration: list[dict[str, Any]] = field(default_factory=list)
-    executor: str = ""
-    counts: dict[str, int] = field(default_factory=dict)
-    wall_s: float | None = None
+    runs: list[dict[str, Any]] = field(default_factory=list)  # DIR/runs.json: every invocation on this folder
+    cell_compute_s: float = 0.0
     command: str = ""
     generated: str = ""
 
@@ -291,12 +290,17 @@ def _failures(s: Summary) -> list[Block]:
 
 
 def _execution(ctx: ReportContext) -> list[Block]:
-    c = ctx.counts
-    text = (f"Executor: {ctx.executor}. Cells: {c.get('total', 0)} in the grid, {c.get('skipped', 0)} already "
-            f"finished before this run, {c.get('ran', 0)} run now, {c.get('failed', 0)} failed now.")
-    if ctx.wall_s is not None:
-        text += f" Wall time of this run: {ctx.wall_s:.1f} s."
-    return [Heading(2, "Execution"), Para(text)]
+    """Every run that filled this folder (a resumed study has several) and the cells' summed compute time."""
+    rows = [[r.get("started_utc", ""), r.get("executor", ""), str(r.get("ran", 0)), str(r.get("skipped", 0)),
+             str(r.get("failed", 0)), f"{r.get('wall_s', 0.0):.1f}"] for r in ctx.runs]
+    out: list[Block] = [Heading(2, "Execution")]
+    out.append(Para(f"Cells' own run time, summed over the finished cells: {ctx.cell_compute_s:.1f} s. The wall "
+                    "time of a run covers warming the calibration and pass-geometry caches and running its cells, not "
+                    "drawing the report."))
+    if rows:
+        out.append(Table(["run started", "executor", "cells run", "skipped (done before)", "failed", "wall (s)"],
+                         rows, "runs-table"))
+    return out
 
 
 # -- rendering --------------------------------------------------------------------------------------------------
