@@ -432,6 +432,60 @@ def _conv2d_im2col(x, w, wt, bias, mult, shift, in_zp, out_zp, act_min, act_max,
     return out
 
 
+_CHUNK = 256  # pixels per block of the 1x1 kernel: its buffers stay in L1
+
+
+@njit(cache=True, nogil=True)
+def _conv2d_1x1(x, w, wt, bias, mult, shift, in_zp, out_zp, act_min, act_max):
+    """1x1 stride-1 CONV_2D: a matrix product over all pixels, in chunks of _CHUNK.
+
+    No im2col and no per-row overhead (which dominates on small tiles).  With 8 or more
+    output channels the outer-product kernel vectorises across channels; with fewer, the
+    chunk is transposed and the loop vectorises across pixels instead.
+    """
+    n_b, h, wd, c_in = x.shape
+    n_ch = w.shape[0]
+    n = n_b * h * wd
+    xf = x.reshape(n, c_in)
+    out = np.empty((n, n_ch), np.int8)
+    if n_ch >= 8:
+        p = np.empty((_CHUNK, c_in), np.int16)
+        acc = np.empty((_CHUNK, n_ch), np.int32)
+        for s in range(0, n, _CHUNK):
+            m = min(_CHUNK, n - s)
+            for i in range(m):
+                src = xf[s + i]
+                dst = p[i]
+                for ci in range(c_in):
+                    dst[ci] = np.int16(src[ci]) - in_zp
+            matmul_outer(p[:m], wt, acc[:m])
+            requantize_rows(acc[:m], bias, mult, shift, out_zp, act_min, act_max, out[s:s + m])
+    else:
+        pt = np.empty((c_in, _CHUNK), np.int32)
+        acc = np.empty((n_ch, _CHUNK), np.int32)
+        for s in range(0, n, _CHUNK):
+            m = min(_CHUNK, n - s)
+            for i in range(m):
+                src = xf[s + i]
+                for ci in range(c_in):
+                    pt[ci, i] = np.int32(src[ci]) - in_zp
+            for c in range(n_ch):
+                a = acc[c]
+                a[:m] = 0
+                for ci in range(c_in):
+                    wv = np.int32(w[c, ci])
+                    pr = pt[ci]
+                    for i in range(m):
+                        a[i] += wv * pr[i]
+            for i in range(m):
+                o = out[s + i]
+                for c in range(n_ch):
+                    v = wrap_int32(np.int64(acc[c, i]) + bias[c])
+                    v = multiply_by_quantized_multiplier(v, mult[c], shift[c]) + out_zp
+                    o[c] = min(max(v, act_min), act_max)
+    return out.reshape(n_b, h, wd, n_ch)
+
+
 @njit(cache=True, nogil=True)
 def conv2d(x, w, wt, bias, mult, shift, in_zp, out_zp, act_min, act_max,
            kh, kw, stride_h, stride_w, dil_h, dil_w, pad_top, pad_left, out_h, out_w):
@@ -439,12 +493,16 @@ def conv2d(x, w, wt, bias, mult, shift, in_zp, out_zp, act_min, act_max,
 
     x: [B, H, W, Cin] int8; w: [Cout, kh*kw*Cin] int16 in (fy, fx, ci) order and wt its
     int32 transpose.  Inputs are widened to int16 ``x - in_zp``; taps outside the image
-    contribute 0, which is exactly TFLite's "skip the tap".  Small K (1x1, few input
+    contribute 0, which is exactly TFLite's "skip the tap".  1x1 stride-1 convs are a
+    plain matrix product over all pixels (:func:`_conv2d_1x1`).  Small K (few input
     channels) with at least 8 output channels goes through im2col + the outer-product
     kernel (vectorised across channels); stride-1 convs otherwise read padded rows
     directly into the dot-product kernel (vectorised along K); anything else uses
     im2col + the dot-product kernel.
     """
+    if kh == 1 and kw == 1 and stride_h == 1 and stride_w == 1 and pad_top == 0 and pad_left == 0 \
+            and out_h == x.shape[1] and out_w == x.shape[2]:
+        return _conv2d_1x1(x, w, wt, bias, mult, shift, in_zp, out_zp, act_min, act_max)
     k_len = kh * kw * x.shape[3]
     outer = k_len <= SMALL_K and w.shape[0] >= 8
     if not outer and stride_w == 1 and dil_w == 1:

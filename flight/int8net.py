@@ -344,9 +344,9 @@ class _Conv(_Prepared):
 
     def run(self, xs):
         oh, ow, pt, pl = self._geom(xs[0].shape)
-        return K.conv2d(xs[0], self.w, self.wt, self.bias, self.mult, self.shift, self.in_zp, self.out_zp,
-                        self.act_min, self.act_max, self.kh, self.kw, self.sh, self.sw, self.dh, self.dw,
-                        pt, pl, oh, ow)
+        return K.conv2d(np.ascontiguousarray(xs[0]), self.w, self.wt, self.bias, self.mult, self.shift,
+                        self.in_zp, self.out_zp, self.act_min, self.act_max,
+                        self.kh, self.kw, self.sh, self.sw, self.dh, self.dw, pt, pl, oh, ow)
 
 
 class _DepthwiseConv(_Conv):
