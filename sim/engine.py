@@ -224,6 +224,7 @@ def run_simulation(scenario: Scenario, codec: str, duration_s: float | None = No
         bar.update(env.now)
     bar.close()
     m.sample()
+    m.coder.save_table()
     metrics = metrics_mod.summarise(m, why, time.perf_counter() - wall0)
     return SimResult(
         metrics=metrics,

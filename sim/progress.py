@@ -1,38 +1,24 @@
-"""A one-line progress bar on stderr for long runs (no dependency; silent when stderr is not a terminal
-unless forced, so logs and tests stay clean)."""
+"""Progress of a long run on stderr, in simulated days (tqdm)."""
 
 from __future__ import annotations
 
-import sys
-import time
+from tqdm import tqdm
 
 
 class ProgressBar:
-    """Simulated time done out of the total, with wall time and an estimate of what is left."""
+    """Simulated time done out of the total; a no-op when disabled (tests, ``--no-progress``, pipes)."""
 
-    def __init__(self, total: float, enabled: bool = True, label: str = "", width: int = 30) -> None:
-        self.total, self.enabled, self.label, self.width = total, enabled, label, width
-        self.t0 = time.perf_counter()
-        self._last = -1.0
+    def __init__(self, total_s: float, enabled: bool = True, label: str = "") -> None:
+        self._done = 0.0
+        self._bar = tqdm(total=round(total_s / 86400.0, 3), unit="d", desc=label, disable=not enabled,
+                         bar_format="{desc} {percentage:3.0f}%|{bar}| {n:.2f}/{total:.2f} sim d "
+                                    "[{elapsed}<{remaining}]")
 
-    def update(self, done: float) -> None:
-        if not self.enabled:
-            return
-        now = time.perf_counter()
-        if now - self._last < 0.2 and done < self.total:
-            return
-        self._last = now
-        frac = min(1.0, done / self.total) if self.total else 1.0
-        elapsed = now - self.t0
-        eta = elapsed * (1 - frac) / frac if frac > 0 else 0.0
-        filled = int(self.width * frac)
-        bar = "#" * filled + "." * (self.width - filled)
-        sys.stderr.write(f"\r{self.label} [{bar}] {frac:6.1%} sim {done / 86400:6.2f} d  "
-                         f"wall {elapsed:5.1f} s  left ~{eta:4.0f} s ")
-        sys.stderr.flush()
+    def update(self, done_s: float) -> None:
+        step = round(done_s / 86400.0, 3) - self._done
+        if step > 0:
+            self._bar.update(step)
+            self._done += step
 
     def close(self) -> None:
-        if self.enabled:
-            self.update(self.total)
-            sys.stderr.write("\n")
-            sys.stderr.flush()
+        self._bar.close()

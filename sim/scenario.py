@@ -106,8 +106,8 @@ class CameraConfig:
 class CodecConfig:
     """Container and packet parameters shared by every codec."""
 
-    tile_rows: int = _f(0, "pixels", 0, 65536, doc="0: the container default (one row)")
-    tile_cols: int = _f(0, "pixels", 0, 65536, doc="0: the whole width")
+    tile_rows: int = _f(0, "pixels", 0, 65536, doc="0 and 0: the codec's default (one row; IDF 128 x 128)")
+    tile_cols: int = _f(0, "pixels", 0, 65536, doc="0 with tile_rows set: the whole width")
     packet_size: int = _f(2048, "octets", 64, 65542, doc="maximum CCSDS packet size")
     idf_model: str = _f("", doc="IDF model bundle folder ('' = default bundle)")
 

@@ -108,21 +108,22 @@ def test_packet_loss_is_repaired_by_retransmission_on_later_passes():
     assert m["link"]["parts_nakked"] > 0 and m["link"]["packets_retransmitted"] > 0
 
 
-def test_rice_brings_home_more_than_raw_in_leo():
-    scenario = load_scenario("leo")
-    per_codec = {c: run_simulation(scenario, c, 3 * 86400.0, seed=0, fidelity="statistical").metrics
-                 for c in ("raw", "rice")}
-    raw, rice = per_codec["raw"], per_codec["rice"]
-    assert rice["compression_ratio"] > 1.5 and raw["compression_ratio"] < 1.01
-    assert rice["frames"]["verified"] > 1.5 * raw["frames"]["verified"] > 0
-
-
-def test_idf_brings_home_more_than_raw_in_leo():
-    _idf_or_skip("idf")
-    scenario = load_scenario("leo")
-    raw = run_simulation(scenario, "raw", 3 * 86400.0, seed=0, fidelity="statistical").metrics
-    idf = run_simulation(scenario, "idf", 3 * 86400.0, seed=0, fidelity="statistical").metrics
-    assert idf["frames"]["verified"] > raw["frames"]["verified"]
+def test_a_better_ratio_brings_home_more_frames_in_leo():
+    # 1024 x 1024 frames keep the IDF calibration short; at 2 Mbit/s the link still carries only ~1/6 of them.
+    scenario = load_scenario("leo", {"camera.rows": 1024, "camera.cols": 1024})
+    codecs = ["raw", "rice"]
+    try:
+        get_codec("idf")
+        codecs.append("idf")
+    except InputError:
+        pass  # the IDF case joins automatically once the codec is available
+    runs = {c: run_simulation(scenario, c, 3 * 86400.0, seed=0, fidelity="statistical").metrics for c in codecs}
+    assert runs["raw"]["compression_ratio"] < 1.01 and runs["rice"]["compression_ratio"] > 1.5
+    assert runs["raw"]["frames"]["dropped"].get("packet_store_full", 0) == 0  # limited by the link, not storage
+    by_ratio = sorted(codecs, key=lambda c: runs[c]["compression_ratio"])
+    verified = [runs[c]["frames"]["verified"] for c in by_ratio]
+    assert verified == sorted(verified) and len(set(verified)) == len(verified), (by_ratio, verified)
+    assert runs["rice"]["frames"]["verified"] > 1.5 * runs["raw"]["frames"]["verified"] > 0
 
 
 def test_missed_passes_and_lifo_queue():
