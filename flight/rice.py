@@ -371,25 +371,32 @@ def _put_pixels(ob, o, vals, n, bits):
 
 
 @njit(cache=True)
-def _decode_tiles(raw, nbytes, sizes, bits, blocksize, ob):
-    """Decode consecutive tiles from ``raw`` (tile t has ``nbytes[t]`` bytes and ``sizes[t]`` pixels) into ``ob``.
+def _decode_tiles(raw, meta, bits, blocksize, ob):
+    """Decode consecutive tiles from ``raw`` into ``ob`` (native-order pixels of ``bits/8`` bytes).
 
-    ``ob`` receives native-order pixels of ``bits/8`` bytes. The only decoder entry point. Copies ``raw`` into a
-    zero-padded buffer for the reader's look-ahead. Returns (status, index of the failing tile or -1).
+    ``meta`` is ``[bytes of tile 0, pixels of tile 0, bytes of tile 1, ...]``. The only decoder entry point.
+    Copies ``raw`` into a zero-padded buffer for the reader's look-ahead. Returns 0, or on the first bad tile t
+    ``status + 8 * t`` (one integer: cheaper to return than a tuple).
     """
+    ntiles = meta.size // 2
     buf = np.zeros(raw.size + 16, np.uint8)
     buf[: raw.size] = raw
-    vals = np.empty(sizes.max() if sizes.size else 0, np.int64)
+    most = 0
+    for t in range(ntiles):
+        most = max(most, meta[2 * t + 1])
+    vals = np.empty(most, np.int64)
     start = np.int64(0)
     o = np.int64(0)
-    for t in range(sizes.size):
-        st = _decode_into(buf, start, nbytes[t], sizes[t], bits, blocksize, vals)
+    for t in range(ntiles):
+        nbytes = meta[2 * t]
+        npix = meta[2 * t + 1]
+        st = _decode_into(buf, start, nbytes, npix, bits, blocksize, vals)
         if st != 0:
-            return st, t
-        _put_pixels(ob, o, vals, sizes[t], bits)
-        start += nbytes[t]
-        o += sizes[t]
-    return 0, -1
+            return st + 8 * t
+        _put_pixels(ob, o, vals, npix, bits)
+        start += nbytes
+        o += npix
+    return 0
 
 
 # --------------------------------------------------------------------------------------------------- Python API
@@ -490,11 +497,6 @@ def rice_encode_tiles(
     return [buf[offsets[t] : offsets[t + 1]].tobytes() for t in range(offsets.size - 1)]
 
 
-def _max_pixels(nbytes: int, bytepix: int, blocksize: int) -> int:
-    """The most pixels ``nbytes`` can describe (all-zero blocks of FSBITS bits each): checked before allocating."""
-    return max(0, (nbytes * 8 - 8 * bytepix) // RICE_PARAMS[bytepix][0]) * blocksize
-
-
 def _raise(status: int, where: str = "") -> None:
     raise RiceDecodeError(_REASONS.get(status, f"decoder status {status}") + where)
 
@@ -504,22 +506,21 @@ def rice_decode(data: bytes, npix: int, bytepix: int, blocksize: int = 32) -> np
 
     Raises :class:`RiceDecodeError` (a ValueError) on a truncated or malformed stream, including bytes left over
     after the last block; never reads outside ``data``. ``npix`` is checked against what ``data`` could hold
-    before anything is allocated.
+    (all-zero blocks of FSBITS bits each) before anything is allocated.
     """
-    _check_blocksize(blocksize)
-    if bytepix not in RICE_PARAMS:
-        raise ValueError(f"BYTEPIX must be 1, 2 or 4, not {bytepix!r}")
-    if npix < 1:
+    params = RICE_PARAMS.get(bytepix)
+    if params is None or (blocksize != 32 and blocksize != 16) or npix < 1:
+        _check_blocksize(blocksize)
+        if params is None:
+            raise ValueError(f"BYTEPIX must be 1, 2 or 4, not {bytepix!r}")
         raise ValueError(f"npix must be at least 1, not {npix!r}")
     raw = np.frombuffer(data, _U8)
+    n = raw.size
+    if npix > (n * 8 - 8 * bytepix) // params[0] * blocksize:
+        _raise(_TRUNCATED, f" ({n} bytes cannot hold {npix} pixels)")
     raw.setflags(write=False)  # one compiled variant, whatever buffer type came in
-    if npix > _max_pixels(raw.size, bytepix, blocksize):
-        _raise(_TRUNCATED, f" ({raw.size} bytes cannot hold {npix} pixels)")
     ob = np.empty(npix * bytepix, _U8)
-    meta = np.empty(2, np.int64)
-    meta[0] = raw.size
-    meta[1] = npix
-    status, _ = _decode_tiles(raw, meta[:1], meta[1:], 8 * bytepix, blocksize, ob)
+    status = _decode_tiles(raw, np.array([n, npix], np.int64), 8 * bytepix, blocksize, ob)
     if status:
         _raise(status)
     return ob.view(_DTYPES[bytepix])
@@ -546,17 +547,19 @@ def rice_decode_tiles(
     col_edges = [(c, min(c + tcols, cols)) for c in range(0, cols, tcols)]
     if len(payloads) != len(row_edges) * len(col_edges):
         raise ValueError(f"expected {len(row_edges) * len(col_edges)} tiles, got {len(payloads)}")
-    sizes = np.array([(r1 - r0) * (c1 - c0) for r0, r1 in row_edges for c0, c1 in col_edges], np.int64)
-    nbytes = np.array([len(p) for p in payloads], np.int64)
-    for t in range(len(payloads)):
-        if sizes[t] > _max_pixels(int(nbytes[t]), bytepix, blocksize):
-            _raise(_TRUNCATED, f" (tile {t}: {nbytes[t]} bytes cannot hold {sizes[t]} pixels)")
+    meta = np.empty(2 * len(payloads), np.int64)
+    meta[0::2] = [len(p) for p in payloads]
+    meta[1::2] = [(r1 - r0) * (c1 - c0) for r0, r1 in row_edges for c0, c1 in col_edges]
+    most = (meta[0::2] * 8 - 8 * bytepix) // RICE_PARAMS[bytepix][0] * blocksize  # checked before allocating
+    if (meta[1::2] > most).any():
+        t = int(np.argmax(meta[1::2] > most))
+        _raise(_TRUNCATED, f" (tile {t}: {meta[2 * t]} bytes cannot hold {meta[2 * t + 1]} pixels)")
     raw = np.frombuffer(b"".join(payloads), _U8)
     raw.setflags(write=False)
-    ob = np.empty(rows * cols * bytepix, np.uint8)
-    status, bad = _decode_tiles(raw, nbytes, sizes, 8 * bytepix, blocksize, ob)
+    ob = np.empty(rows * cols * bytepix, _U8)
+    status = _decode_tiles(raw, meta, 8 * bytepix, blocksize, ob)
     if status:
-        _raise(status, f" (tile {bad})")
+        _raise(status % 8, f" (tile {status // 8})")
     flat = ob.view(_DTYPES[bytepix])
     if trows == 1 or tcols == cols:
         return flat.reshape(rows, cols)  # tiles are whole rows or row pieces in order: C order already
