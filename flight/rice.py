@@ -578,26 +578,27 @@ def rice_decode_tiles(
 
 
 def rice_ops_per_pixel(bytepix: int) -> dict:
-    """Op-count cost model of the encoder loop above, per pixel, for the simulator's CPU budget.
+    """Op-count cost model of the encoder above, per pixel, for the simulator's CPU budget.
 
-    Counted from ``_encode_into`` (a 32-pixel block, coded size taken as the raw size, i.e. conservative):
+    Counted from the kernels (``_zigzag_loop``, ``_encode_into``) for full 32-pixel blocks, with the coded size
+    taken as the raw size (conservative: real frames code to 30-60 % of it):
 
-    - difference pass: load, mask, subtract, mask, compare, shift, or/select, add to the block sum, store the
-      mapped value, loop step and test: 9 integer ops, 2 memory ops;
-    - coding pass: load, shift for ``top``, length add and compare, mask and or for the code word, accumulator
-      shift and or, bit count add and flush test, loop step and test: 11 integer ops, 1 memory op;
+    - difference pass: two loads, subtract, mask, sign-wrap (xor, subtract), zigzag (shift, shift, xor, mask),
+      store: 8 integer ops, 3 memory ops;
+    - block sum: load, add: 1 integer op, 1 memory op;
+    - coding pass: load, shift for ``top``, two adds for the code length, compare, mask and or for the code word,
+      accumulator shift and or, bit-count add, flush test, loop step and test: 12 integer ops, 1 memory op;
     - flushing, amortised: per 32 output bits one subtract, one shift and four shift-and-mask pairs (10 integer
-      ops) and four byte stores; at ``8*bytepix`` coded bits per pixel that is ``2.5*bytepix`` integer ops
-      and ``bytepix`` stores;
-    - per block: the sum-to-split computation (subtract, divide, shift, a bit-length loop of up to FSMAX steps,
-      code write): about ``10 + FSMAX`` integer ops over 32 pixels.
+      ops) and four byte stores; at ``8*bytepix`` coded bits per pixel, ``2.5*bytepix`` integer ops and
+      ``bytepix`` stores;
+    - per block: split selection (subtract, shift, divide, shift, count leading zeros, compares) and the code
+      write, about 16 integer ops over 32 pixels.
 
-    Returns ``{"int_ops", "mem_ops", "ops"}`` (floats; ``ops`` is their sum) plus ``"blocksize"``.
-    The decoder does about the same work per pixel; it runs on the ground, so it is not modelled here.
+    Returns ``{"int_ops", "mem_ops", "ops", "blocksize"}`` (``ops`` = their sum). The decoder does about the same
+    work per pixel; it runs on the ground, so it is not modelled here.
     """
     if bytepix not in RICE_PARAMS:
         raise ValueError(f"BYTEPIX must be 1, 2 or 4, not {bytepix!r}")
-    fsmax = RICE_PARAMS[bytepix][1]
-    int_ops = 9 + 11 + 2.5 * bytepix + (10 + fsmax) / 32
-    mem_ops = 2 + 1 + float(bytepix)
+    int_ops = 8 + 1 + 12 + 2.5 * bytepix + 16 / 32
+    mem_ops = 3 + 1 + 1 + float(bytepix)
     return {"int_ops": int_ops, "mem_ops": mem_ops, "ops": int_ops + mem_ops, "blocksize": 32}
