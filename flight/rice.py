@@ -258,10 +258,9 @@ def _refill(buf, plen, pos, acc, nb):
 def _decode_into(buf, start, nbytes, npix, bits, blocksize, vals):
     """Decode one tile of ``npix`` pixels from ``buf[start:start+nbytes]`` into ``vals[:npix]`` (int64, unsigned).
 
-    ``buf`` must extend at least 8 bytes past
-    ``start + nbytes`` (zeros or the next tile): the reader may look ahead that far, and every look-ahead is
-    checked against ``nbytes`` before the result is accepted. The accumulator ``acc`` holds ``nb`` (<= 63)
-    unread bits in its low end. Returns a status code (0 = ok).
+    ``buf`` must extend at least 8 bytes past ``start + nbytes`` (zeros or the next tile): the reader may look
+    ahead that far, and every look-ahead is checked against ``nbytes`` before the result is accepted. The
+    accumulator ``acc`` holds ``nb`` (<= 63) unread bits in its low end. Returns a status code (0 = ok).
     """
     fsbits, fsmax = _params(bits)
     bbits = 1 << fsbits
