@@ -71,6 +71,17 @@ class Counters:
     delivered_coded_bytes: int = 0
 
 
+@dataclass(frozen=True)
+class Airtime:
+    """Per source frame, what the radio needs for every packet: length, seconds on air, chance of loss."""
+
+    lengths: np.ndarray
+    seconds: np.ndarray
+    cum_seconds: np.ndarray
+    p_lost: np.ndarray
+    parts: np.ndarray
+
+
 @dataclass
 class SimResult:
     """What a run produced: ``metrics`` (the metrics.json dict), per-frame ``events``, the ``timeline`` of
@@ -116,12 +127,22 @@ class Mission:
         self.count = Counters()
         self.timeline: list[tuple] = []
         self._costs: dict[int, CostModel] = {}
+        self._airtime: dict[int, Airtime] = {}
 
     # -- transitions shared by the processes -------------------------------------------------------------
     def cost(self, source: int) -> CostModel:
         if source not in self._costs:
             self._costs[source] = CostModel(self.profile, self.coder.coded(source).ops_per_pixel)
         return self._costs[source]
+
+    def airtime(self, source: int) -> Airtime:
+        air = self._airtime.get(source)
+        if air is None:
+            lengths = self.coder.coded(source).packet_lengths
+            seconds = lengths * self.bits_per_octet / self.scenario.radio.rate_bps
+            air = self._airtime[source] = Airtime(lengths, seconds, np.cumsum(seconds),
+                                                  self.link.loss_probability(lengths), np.arange(len(lengths)))
+        return air
 
     def enqueue(self, rec: FrameRecord, urgent: bool = False) -> None:
         rec.start_sending()
@@ -190,13 +211,18 @@ def resolve_run(scenario: Scenario, duration_s: float | None, fidelity: str) -> 
             else:
                 duration_s, why = PLANNING_HORIZON_S, "default duration: 3 d (fewer than two contacts in 3 d)"
     if fidelity == "auto":
-        contacts = compute_geometry(scenario, duration_s).contacts
-        packets = sum(c.duration for c in contacts) * scenario.radio.rate_bps / 8 / scenario.codec.packet_size
+        packets = contact_packets(scenario, duration_s)
         fidelity = "exact" if packets <= EXACT_PACKET_BUDGET else "statistical"
         note = (f"auto: contacts carry ~{packets:,.0f} packets, "
                 f"{'within' if fidelity == 'exact' else 'over'} the exact budget of {EXACT_PACKET_BUDGET:,}")
         why = f"{why}; {note}" if why else note
     return float(duration_s), fidelity, why
+
+
+def contact_packets(scenario: Scenario, duration_s: float) -> float:
+    """How many full-size packets the run's contacts could carry (what exact fidelity might have to build)."""
+    contacts = compute_geometry(scenario, duration_s).contacts
+    return sum(c.duration for c in contacts) * scenario.radio.rate_bps / 8 / scenario.codec.packet_size
 
 
 def run_simulation(scenario: Scenario, codec: str, duration_s: float | None = None, seed: int = 0,

@@ -114,6 +114,9 @@ class GroundSegment:
         if mask is None:
             if len(parts) == 0:
                 return None
+            if len(parts) == part_count:  # all of it, first time (parts are distinct)
+                self._to_ack.append(frame_id)
+                return "verified"
             mask = self._parts[frame_id] = np.zeros(part_count, dtype=bool)
         mask[parts] = True
         if not mask.all():

@@ -34,13 +34,12 @@ class Link:
         per = -np.expm1(lengths * self.bits_per_octet * np.log1p(-self.cfg.ber)) if self.cfg.ber > 0 else 0.0
         return 1.0 - (1.0 - self.cfg.packet_loss) * (1.0 - per)
 
-    def draw(self, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(erased, damaged) masks for packets of these lengths; damaged packets still reach the ground."""
-        u = self._loss.random(len(lengths))
-        p_erase = self.cfg.packet_loss
-        p_total = self.loss_probability(lengths)
-        erased = u < p_erase
-        damaged = ~erased & (u < p_total)
+    def draw(self, p_lost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(erased, damaged) masks for packets lost with probabilities ``p_lost`` (from ``loss_probability``);
+        damaged packets still reach the ground. One uniform draw per packet decides both."""
+        u = self._loss.random(len(p_lost))
+        erased = u < self.cfg.packet_loss
+        damaged = (u < p_lost) & ~erased
         return erased, damaged
 
     def pass_missed(self) -> bool:

@@ -94,27 +94,29 @@ def radio_process(m: Mission):
 def _transmit(m: Mission, rec: FrameRecord, until: float):
     """Send as many of ``rec``'s pending packets as fit before ``until``; False if not even one fits."""
     env = m.env
-    row = m.coder.coded(rec.source)
-    parts = np.flatnonzero(rec.pending)
-    lengths = row.packet_lengths[parts]
-    ends = np.cumsum(lengths) * m.bits_per_octet / m.scenario.radio.rate_bps
+    air = m.airtime(rec.source)
+    fresh = rec.packets_sent == 0  # every part pending, in order: use the precomputed air times
+    parts = air.parts if fresh else np.flatnonzero(rec.pending)
+    ends = air.cum_seconds if fresh else np.cumsum(air.seconds[parts])
     n = int(np.searchsorted(ends, until - env.now + 1e-9, side="right"))
     if n == 0:
         return False
-    parts, lengths, seconds = parts[:n], lengths[:n], float(ends[n - 1])
+    remaining = n < len(parts)
+    parts, seconds = parts[:n], float(ends[n - 1])
     if math.isnan(rec.first_tx_s):
         rec.first_tx_s = env.now
     rec.busy = True
     yield env.timeout(seconds)
     rec.busy = False
     m.count.radio_busy_s += seconds
-    erased, damaged = m.link.draw(lengths)
-    resent = int(rec.sent[parts].sum())
+    erased, damaged = m.link.draw(air.p_lost[parts])
+    lost_mask = erased | damaged
+    resent = 0 if fresh else int(np.count_nonzero(rec.sent[parts]))
     rec.pending[parts] = False
     rec.sent[parts] = True
     if rec.tx_count is not None:
         rec.tx_count[parts] += 1
-    lost = int(erased.sum() + damaged.sum())
+    lost = int(np.count_nonzero(lost_mask))
     rec.packets_sent += n
     rec.packets_lost += lost
     rec.packets_retransmitted += resent
@@ -122,8 +124,8 @@ def _transmit(m: Mission, rec: FrameRecord, until: float):
     m.count.packets_sent += n
     m.count.packets_lost += lost
     m.count.packets_retransmitted += resent
-    m.count.bytes_sent += int(lengths.sum())
-    if not rec.pending.any():
+    m.count.bytes_sent += rec.packet_bytes if (fresh and not remaining) else int(air.lengths[parts].sum())
+    if not remaining:
         if math.isnan(rec.downlinked_s):
             rec.downlinked_s = env.now
         if rec.state == STORED:
@@ -134,12 +136,12 @@ def _transmit(m: Mission, rec: FrameRecord, until: float):
                      for i, p in enumerate(parts.tolist()) if not erased[i]]
         outcome = m.ground.receive_packets(rec.frame_id, delivered)
     else:
-        outcome = m.ground.receive_parts(rec.frame_id, rec.n_packets, parts[~(erased | damaged)])
+        outcome = m.ground.receive_parts(rec.frame_id, rec.n_packets, parts[~lost_mask] if lost else parts)
     if outcome == "verified":
         m.verified(rec)
     elif outcome == "rejected":
         m.count.ground_rejections += 1
-    if rec.pending.any():
+    if remaining:
         m.queue.push(rec, urgent=True)
     return True
 

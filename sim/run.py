@@ -11,7 +11,7 @@ import sys
 
 from flight.cli import OneLineParser, run_cli
 from flight.codecs import CODEC_CHOICES
-from sim.engine import FIDELITIES, run_simulation
+from sim.engine import EXACT_PACKET_BUDGET, FIDELITIES, contact_packets, resolve_run, run_simulation
 from sim.report import format_summary, metrics_json, write_outputs
 from sim.scenario import load_scenario, parse_duration, parse_overrides, shipped_scenarios
 
@@ -56,6 +56,11 @@ def main(argv: list[str] | None = None) -> int:
     scenario = load_scenario(args.scenario or args.orbit or "leo", parse_overrides(args.overrides))
     duration = parse_duration(args.duration) if args.duration else None
     progress = sys.stderr.isatty() if args.progress is None else args.progress
+    if args.fidelity == "exact":
+        packets = contact_packets(scenario, duration or resolve_run(scenario, None, "exact")[0])
+        if packets > 3 * EXACT_PACKET_BUDGET:
+            print(f"python -m sim.run: note: exact fidelity will build up to ~{packets:,.0f} packets; "
+                  "consider --fidelity statistical", file=sys.stderr)
     result = run_simulation(scenario, args.codec, duration, args.seed, args.fidelity, progress=progress)
     if args.out:
         write_outputs(result, args.out)
