@@ -126,7 +126,7 @@ def test_a_better_ratio_brings_home_more_frames_in_leo():
     assert runs["rice"]["frames"]["verified"] > 1.5 * runs["raw"]["frames"]["verified"] > 0
 
 
-def test_missed_passes_and_lifo_queue():
+def test_missed_passes_and_queue_orders():
     base = {**TINY, "camera.cadence_s": 60.0, "storage.capacity_bytes": 1e12}
     none = run_simulation(load_scenario("leo", {**base, "link.missed_pass_probability": 1.0}), "rice",
                           86400.0, seed=0, fidelity="statistical").metrics
@@ -136,6 +136,14 @@ def test_missed_passes_and_lifo_queue():
     lifo = run_simulation(load_scenario("leo", {**base, "radio.rate_bps": 1e5, "radio.queue": "lifo"}), "rice",
                           2 * 86400.0, seed=0, fidelity="statistical").metrics
     assert lifo["latency_s"]["p50"] < fifo["latency_s"]["p50"] / 3
+    prio = run_simulation(load_scenario("leo", {**base, "radio.rate_bps": 1e5, "radio.queue": "priority",
+                                                "camera.priority_every": 10}), "rice", 2 * 86400.0, seed=0,
+                          fidelity="statistical")
+    def share_home(priority: int) -> float:
+        frames = [e for e in prio.events if e["priority"] == priority]
+        return sum(e["state"] == "verified" for e in frames) / len(frames)
+
+    assert share_home(0) > 0.9 > 0.3 > share_home(1)  # 1 frame in 10 is high priority and served first
 
 
 def test_eclipse_only_capture_and_auto_fidelity():
