@@ -93,7 +93,6 @@ class SimResult:
     passes: list[tuple[float, float]]
     contacts: list[dict] = field(default_factory=list)  # with station and whether it was missed
     eclipses: list[tuple[float, float]] = field(default_factory=list)
-    calibration: list[dict] = field(default_factory=list)
     scenario: dict = field(default_factory=dict)  # every resolved scenario value
 
 
@@ -161,7 +160,7 @@ class Mission:
         self.awaiting_ack.discard(rec.frame_id)
 
     def release(self, rec: FrameRecord) -> None:
-        """Acknowledged by the ground: delete its packets onboard."""
+        """Acknowledged by the ground (or given up): delete its packets onboard."""
         self.store.remove(rec)
         rec.release_masks()
         self.coder.forget(rec.frame_id)
@@ -175,12 +174,8 @@ class Mission:
 
     def _end(self, rec: FrameRecord, state: str, reason: str) -> None:
         rec.state, rec.reason = state, reason
-        if rec.onboard:
-            self.store.remove(rec)
         self.ground.cancel(rec.frame_id)  # the spacecraft's cancel notice: stop NAKing it
-        rec.release_masks()
-        self.coder.forget(rec.frame_id)
-        self.awaiting_ack.discard(rec.frame_id)
+        self.release(rec)
 
     def sample(self) -> None:
         """One timeline point (the monitor calls this on a grid; the radio at every AOS and LOS)."""
@@ -259,7 +254,6 @@ def run_simulation(scenario: Scenario, codec: str, duration_s: float | None = No
         passes=[(c.start, c.end) for c in geometry.contacts],
         contacts=_contact_rows(geometry.contacts, m.missed_contacts),
         eclipses=list(geometry.eclipses),
-        calibration=[row.summary() for row in m.coder.table()],
         scenario=scenario.to_dict(),
     )
 

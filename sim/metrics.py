@@ -135,13 +135,13 @@ def summarise(m: Mission, why: str, wall_s: float) -> dict:
     }
     if m.exact:
         g = m.ground
+        decodes, decode_hits = g.reassembler.decode_counts()
         out["exact"] = {
             "distinct_encodes": m.coder.distinct_encodes, "packets_built": m.coder.packets_built,
             "ground_packets_received": g.packets_received, "ground_packets_rejected": g.packets_rejected,
             "frames_decoded": g.frames_decoded, "frames_rejected": g.frames_rejected,
             "tile_encodes_computed": m.coder.codec.encodes, "tile_encodes_memoised": m.coder.codec.hits,
-            "tile_decodes_computed": g.reassembler.decode_counts()[0],
-            "tile_decodes_memoised": g.reassembler.decode_counts()[1],
+            "tile_decodes_computed": decodes, "tile_decodes_memoised": decode_hits,
         }
     return out
 
