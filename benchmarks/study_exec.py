@@ -58,7 +58,8 @@ def main_bench() -> int:
         from distributed import LocalCluster
 
         t0 = time.perf_counter()
-        with LocalCluster(n_workers=a.workers, threads_per_worker=1, processes=True, dashboard_address=None,
+        with LocalCluster(n_workers=a.workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                          dashboard_address=None,
                           silence_logs=50) as cluster:
             start = time.perf_counter() - t0
             out = f"{tmp}/dask"

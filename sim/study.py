@@ -158,6 +158,9 @@ def model_bundle(spec: StudySpec, records: dict[str, dict]) -> str:
                      if r.get("info", {}).get("model_hash")})
     if hashes:
         return ", ".join(hashes)
+    idf = [r for c in expand(spec) if c.codec == "idf" and (r := records.get(c.cell_id))]
+    if idf and all(r.get("status") != "ok" for r in idf):
+        return f"none: no idf cell succeeded ({idf[0].get('error', '')})"
     try:
         from flight.codecs import get_codec
 
@@ -245,19 +248,27 @@ def main(argv: list[str] | None = None) -> int:
             executor.close()
         print(f"study: {exc}", file=sys.stderr)
         return 2
-    from sim.study_exec import run_cells
+    from sim.study_exec import pending_cells, run_cells
 
     t0 = time.perf_counter()
     started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     print(f"study: {len(cells)} cells ({len(cells) // (spec.seeds * len(spec.codecs))} configurations x "
           f"{len(spec.codecs)} codecs x {spec.seeds} seeds) on {executor.description} -> {out}", file=sys.stderr)
-    (out / "study.json").write_text(json.dumps(spec.to_dict(), indent=2, default=str) + "\n")
+    previous = out / "study.json"
+    if previous.is_file() and json.loads(previous.read_text() or "{}") != json.loads(json.dumps(spec.to_dict())):
+        print(f"study: note: {out} held a different study; only its cells that match this one are reused",
+              file=sys.stderr)
+    previous.write_text(json.dumps(spec.to_dict(), indent=2, default=str) + "\n")
     try:
-        if spec.runner == StudySpec.runner:
+        if spec.runner == StudySpec.runner and pending_cells(out, cells):
             from sim.study_cell import warm_caches
 
             configs = {c.config_id: {**dict(spec.fixed), **c.params} for c in cells}
+            t_warm = time.perf_counter()
+            print("study: preparing pass geometry and calibration tables (cached on disk after the first study)",
+                  file=sys.stderr)
             warm_caches(spec.scenario, list(configs.values()), list(spec.codecs), spec.duration_s, spec.fidelity)
+            print(f"study: prepared in {time.perf_counter() - t_warm:.1f} s", file=sys.stderr)
         counts = run_cells(spec, cells, out, executor, progress=args.progress)
     except KeyboardInterrupt:
         print(f"study: interrupted; finished cells are kept in {out}/cells (re-run to resume)", file=sys.stderr)

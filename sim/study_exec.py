@@ -158,7 +158,14 @@ class DaskExecutor:
         except (OSError, TimeoutError, ValueError, TypeError) as exc:
             text = " ".join(str(exc).split()) or type(exc).__name__
             raise StudyError(f"--scheduler {address}: cannot connect ({text[:200]})") from None
-        self.description = f"dask scheduler {self.client.scheduler.address}"
+        try:  # a scheduler without workers would accept the cells and never run them
+            self.client.wait_for_workers(1, timeout=timeout_s)
+        except (OSError, TimeoutError) as exc:
+            self.client.close()
+            raise StudyError(f"--scheduler {address}: no worker joined within {timeout_s:g} s ({type(exc).__name__})"
+                             ) from None
+        workers = len(self.client.scheduler_info().get("workers", {}))
+        self.description = f"dask scheduler {self.client.scheduler.address} ({workers} workers at start)"
 
     def map(self, jobs: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         from distributed import as_completed as dask_as_completed

@@ -323,8 +323,8 @@ def plot_cpu(summary: Summary, out: Path) -> Figure | None:
     ax.set_xticks(range(len(codecs)), codecs)
     ax.set_ylabel("flight CPU busy (% of core time)")
     cpu_name = summary.base_inputs.get("cpu.profile", "")
-    ax.set_title((f"flight CPU: {key} as legend" if key else f"flight CPU: {cpu_name}")
-                 + (f"; {describe_params(fixed)}" if fixed else ""), fontsize=8)
+    ax.set_title(", ".join(([] if key else [f"flight CPU {cpu_name}"]) + ([panel_title(fixed)] if fixed else [])),
+                 fontsize=8)
     if key:
         ax.legend(fontsize=7, title=key, title_fontsize=7)
     ax.grid(alpha=0.3, axis="y")

@@ -77,6 +77,9 @@ class ReportContext:
     generated: str = ""
 
 
+CALIBRATION_COLUMNS = ("codec", "cpu_profile", "frame", "coded_as", "raw_bytes", "coded_bytes", "ratio", "packets",
+                       "escaped_tiles", "cycles_per_pixel", "cpu_s_per_frame")
+
 # -- numbers as text --------------------------------------------------------------------------------------------
 
 
@@ -224,7 +227,8 @@ def _inputs(ctx: ReportContext) -> list[Block]:
     if spec.fidelity == "statistical":
         out.append(Heading(3, "Calibration table (statistical fidelity)"))
         if ctx.calibration:
-            cols = list(dict.fromkeys(k for row in ctx.calibration for k in row))
+            cols = [c for c in CALIBRATION_COLUMNS if any(c in row for row in ctx.calibration)]
+            cols += sorted({k for row in ctx.calibration for k in row} - set(cols))
             out.append(Table(cols, [[_short(row.get(c)) for c in cols] for row in ctx.calibration], "calibration"))
             out.append(Para("Per-frame compression ratio and CPU time are drawn from this table, measured by real "
                             "encodes of the scenario's frame source."))

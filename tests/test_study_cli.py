@@ -81,7 +81,7 @@ def test_failing_cells_are_reported_and_the_rest_go_on(tmp_path, capsys):
     md = (out / "report.md").read_text()
     assert "## Failed cells" in md and "9 of 24 cells failed" in md
     assert "idf: no result (codec 'idf' is not available" in md
-    assert "IDF model bundle: unavailable" in md
+    assert "IDF model bundle: none: no idf cell succeeded" in md
     assert len(list((out / "plots").glob("*.png"))) == 6
     # a re-run retries only the failed cells
     assert main(args) == 1
@@ -100,3 +100,15 @@ def test_study_file_and_command_line_together(tmp_path, capsys):
     assert len(rows) == 2 * 2 * 2
     md = (out / "report.md").read_text()
     assert "No target given" in md and "Not drawn: heatmap: fewer than two swept keys" in md
+
+
+def test_scheduler_without_workers_is_an_input_error(tmp_path, capsys):
+    from distributed import LocalCluster
+
+    out = tmp_path / "out"
+    with LocalCluster(n_workers=0, host="127.0.0.1", dashboard_address=None, silence_logs=50) as cluster:
+        rc = main(["--orbit", "leo", "--scheduler", cluster.scheduler_address, "--connect-timeout", "1",
+                   "--out", str(out)])
+    assert rc == 2
+    assert "no worker joined within 1 s" in capsys.readouterr().err
+    assert not out.exists()

@@ -67,7 +67,7 @@ def test_dask_local_cluster_gives_identical_results(study, tmp_path):
     from distributed import LocalCluster
 
     out = tmp_path / "dask"
-    with LocalCluster(n_workers=1, threads_per_worker=2, processes=True, dashboard_address=None,
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=True, host="127.0.0.1", dashboard_address=None,
                       silence_logs=40) as cluster:
         assert main(ARGS + ["--out", str(out), "--scheduler", cluster.scheduler_address]) == 0
     assert (out / "results.csv").read_bytes() == (study / "results.csv").read_bytes()
