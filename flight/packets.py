@@ -87,11 +87,17 @@ def build_packet(apid: int, seq_flags: int, seq_count: int, secondary: bytes, bo
 class Packetizer:
     """Cuts encoded frames into packets; keeps one 14-bit sequence counter per APID across frames."""
 
-    def __init__(self, max_packet_size: int = DEFAULT_PACKET) -> None:
+    def __init__(self, max_packet_size: int = DEFAULT_PACKET, sequence_counts: dict[int, int] | None = None) -> None:
+        """``sequence_counts`` (APID -> next count) resumes the counters where an earlier packetizer left them."""
         if not MIN_PACKET <= max_packet_size <= MAX_PACKET:
             raise ValueError(f"packet size must be between {MIN_PACKET} and {MAX_PACKET} octets")
         self.max_packet_size = max_packet_size
-        self._seq: dict[int, int] = {}
+        self._seq: dict[int, int] = {apid: count & 0x3FFF for apid, count in (sequence_counts or {}).items()}
+
+    @property
+    def sequence_counts(self) -> dict[int, int]:
+        """Next 14-bit sequence count per APID (what a later packetizer would resume from)."""
+        return dict(self._seq)
 
     def _bodies(self, items: list[tuple[int, bytes]]) -> list[bytes]:
         """Pack (item index, bytes) into packet bodies: whole items where they fit, split only when too big."""

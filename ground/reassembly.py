@@ -8,6 +8,7 @@ claims is allocated before it is bounded (docs/formats.md, "Limits").
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -84,11 +85,14 @@ class GroundStats:
 class Reassembler:
     """Collects packets across passes and answers, per frame, what is verified and what is missing.
 
-    ``idf_model`` is the model bundle folder the ground holds (None = the default bundle).
+    ``idf_model`` is the model bundle folder the ground holds (None = the default bundle). ``wrap_codec``, if
+    given, wraps every tile decoder the ground builds (the simulator uses it to memoise repeated tiles).
     """
 
-    def __init__(self, idf_model: str | None = None) -> None:
+    def __init__(self, idf_model: str | None = None,
+                 wrap_codec: Callable[[TileCodec], TileCodec] | None = None) -> None:
         self.idf_model = idf_model
+        self.wrap_codec = wrap_codec
         self.stats = GroundStats()
         self._frames: dict[int, _FrameState] = {}
         self._codecs: dict[tuple, TileCodec] = {}
@@ -225,9 +229,13 @@ class Reassembler:
     def _codec(self, header: FrameHeader) -> TileCodec:
         key = (header.codec_id, header.codec_params, header.model_hash)
         if key not in self._codecs:
-            self._codecs[key] = codec_for_header(header.codec_id, header.codec_params, header.model_hash,
-                                                 self.idf_model)
+            codec = codec_for_header(header.codec_id, header.codec_params, header.model_hash, self.idf_model)
+            self._codecs[key] = self.wrap_codec(codec) if self.wrap_codec else codec
         return self._codecs[key]
+
+    def codecs(self) -> list[TileCodec]:
+        """The tile decoders built so far (one per codec, parameters and model)."""
+        return list(self._codecs.values())
 
 
 def _assemble(state: _FrameState, item: int, limit: int | None = None) -> bytes | None:

@@ -230,9 +230,9 @@ class Coder:
         enc = self._encoded[rec.source]
         header = dataclasses.replace(FrameHeader.unpack(enc.header), frame_id=rec.frame_id).pack()
         relabelled = dataclasses.replace(enc, frame_id=rec.frame_id, header=header)
-        packetizer = Packetizer(self.cfg.packet_size)
         # Start the counters where they stood when this frame was packetized onboard.
-        packetizer._seq = {APID_FRAME_HEADER: rec.seq_base[0], APID_TILE_DATA: rec.seq_base[1]}
+        packetizer = Packetizer(self.cfg.packet_size,
+                                {APID_FRAME_HEADER: rec.seq_base[0], APID_TILE_DATA: rec.seq_base[1]})
         built = packetizer.packetize(relabelled)
         self.packets_built += len(built)
         self._packets[rec.frame_id] = built

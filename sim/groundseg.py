@@ -20,7 +20,6 @@ from __future__ import annotations
 import numpy as np
 
 from flight.codecs import TileCodec
-from flight.container import FrameHeader
 from ground.reassembly import VERIFIED, Reassembler
 from sim.uplink import Report
 
@@ -57,15 +56,12 @@ class MemoDecoder:
 class MemoReassembler(Reassembler):
     """``ground.reassembly.Reassembler`` with memoised tile decoders (everything else unchanged)."""
 
-    def _codec(self, header: FrameHeader) -> TileCodec:
-        key = (header.codec_id, header.codec_params, header.model_hash)
-        if key not in self._codecs:
-            self._codecs[key] = MemoDecoder(super()._codec(header))
-        return self._codecs[key]
+    def __init__(self, idf_model: str | None = None) -> None:
+        super().__init__(idf_model, wrap_codec=MemoDecoder)
 
     def decode_counts(self) -> tuple[int, int]:
         """(tile decodes computed, tile decodes answered from the memo)."""
-        memos = [c for c in self._codecs.values() if isinstance(c, MemoDecoder)]
+        memos = [c for c in self.codecs() if isinstance(c, MemoDecoder)]
         return sum(c.decodes for c in memos), sum(c.hits for c in memos)
 
 
