@@ -18,6 +18,7 @@ import difflib
 import math
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,9 +35,14 @@ class ScenarioError(InputError):
 
 
 def _f(default: Any, unit: str = "", lo: float | None = None, hi: float | None = None, *, lo_open: bool = False,
-       hi_open: bool = False, choices: tuple[str, ...] | None = None, doc: str = "") -> Any:
-    """A schema field: default, unit, bounds (closed unless *_open), allowed strings and a one-line meaning."""
-    meta = {"unit": unit, "lo": lo, "hi": hi, "lo_open": lo_open, "hi_open": hi_open, "choices": choices, "doc": doc}
+       hi_open: bool = False, choices: tuple[str, ...] | None = None, doc: str = "",
+       parse: Callable[[str, Any], Any] | None = None) -> Any:
+    """A schema field: default, unit, bounds (closed unless *_open), allowed strings and a one-line meaning.
+
+    ``parse(key, value)`` validates a field whose shape the generic rules do not cover (a list of tables).
+    """
+    meta = {"unit": unit, "lo": lo, "hi": hi, "lo_open": lo_open, "hi_open": hi_open, "choices": choices, "doc": doc,
+            "parse": parse}
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata=meta)
     return field(default=default, metadata=meta)
@@ -131,6 +137,8 @@ class StorageConfig:
     raw_capacity_bytes: float = _f(2e9, "bytes", 0.0, lo_open=True, doc="raw frames waiting for the CPU")
     policy: str = _f("drop_newest", choices=("drop_newest", "drop_oldest", "stop_capture"),
                      doc="what happens when a store is full")
+    keep_raw_until_ack: bool = _f(False, doc="keep each raw frame (in the raw buffer) until the ground's ACK, so a "
+                                             "corrupted stored packet can be regenerated")
 
 
 @dataclass(frozen=True)
@@ -161,6 +169,49 @@ class GroundConfig:
     ack_interval_s: float = _f(0.0, "s", 0.0, doc="ACK/NAK also every N s during a contact (0: at AOS only)")
 
 
+def _outages(key: str, value: Any) -> list[dict[str, float]]:
+    """``[{start = "2d", duration = "3d"}, ...]`` (numbers are seconds) -> ``[{"start": s, "duration": s}, ...]``."""
+    bad = f"{key} must be a list of {{start = ..., duration = ...}} tables (seconds or e.g. \"2d\")"
+    if not isinstance(value, list):
+        raise ScenarioError(bad)
+    out = []
+    for i, item in enumerate(value):
+        if not isinstance(item, dict) or set(item) != {"start", "duration"}:
+            raise ScenarioError(f"{bad}; item {i} is {item!r}")
+        start = _seconds(f"{key}.{i}.start", item["start"], allow_zero=True)
+        duration = _seconds(f"{key}.{i}.duration", item["duration"], allow_zero=False)
+        out.append({"start": start, "duration": duration})
+    return out
+
+
+def _seconds(key: str, value: Any, allow_zero: bool) -> float:
+    """A time given as seconds (a number) or as a duration string (``"36h"``, ``"2d"``)."""
+    bad = ScenarioError(f"{key}: expected seconds or a duration like 6h, 2d (got {value!r})")
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if not match:
+            raise bad
+        value = float(match.group(1)) * _UNIT_S[match.group(2)]
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise bad
+    if value < 0 or (value == 0 and not allow_zero):
+        raise ScenarioError(f"{key} must be {'>=' if allow_zero else '>'} 0 (got {value:g})")
+    return float(value)
+
+
+@dataclass(frozen=True)
+class FaultsConfig:
+    """Faults injected on purpose (all off by default), drawn from the run's seed; see ``sim/faults.py``."""
+
+    reset_rate_per_day: float = _f(0.0, "1/day", 0.0, 1e4, doc="flight-computer resets (Poisson); a frame being "
+                                                                 "compressed goes back to the raw buffer")
+    reboot_s: float = _f(60.0, "s", 0.0, 86400.0, doc="time from a reset until the CPU compresses again")
+    storage_upsets_per_bit_day: float = _f(0.0, "1/(bit day)", 0.0, 1.0, doc="bit flips in stored packets "
+                                                                              "(Poisson over the bytes held)")
+    outages: list = _f([], "s", doc="link outages: [{start = \"2d\", duration = \"3d\"}, ...]; contact time "
+                                    "inside them is lost", parse=_outages)
+
+
 @dataclass(frozen=True)
 class Scenario:
     """A whole mission: every number the simulator uses, resolved and validated."""
@@ -176,6 +227,7 @@ class Scenario:
     radio: RadioConfig = field(default_factory=RadioConfig)
     link: LinkConfig = field(default_factory=LinkConfig)
     ground: GroundConfig = field(default_factory=GroundConfig)
+    faults: FaultsConfig = field(default_factory=FaultsConfig)
     source_path: str = field(default="", compare=False, metadata={"internal": True})
 
     @property
@@ -403,12 +455,14 @@ def _build(cls: type, raw: Any, prefix: str) -> Any:
 def _dataclass_type(cls: type, name: str) -> type | None:
     sub = {"orbit": OrbitConfig, "camera": CameraConfig, "codec": CodecConfig, "cpu": CpuConfig,
            "storage": StorageConfig, "radio": RadioConfig, "link": LinkConfig, "ground": GroundConfig,
-           "synthetic": SyntheticConfig}
+           "synthetic": SyntheticConfig, "faults": FaultsConfig}
     return sub.get(name) if cls in (Scenario, CameraConfig) else None
 
 
 def _coerce(key: str, value: Any, fld: dataclasses.Field) -> Any:
     meta = fld.metadata
+    if meta.get("parse"):
+        return meta["parse"](key, value)
     kind = fld.default if fld.default is not dataclasses.MISSING else fld.default_factory()
     hint = str(fld.type)
     if isinstance(kind, bool):
