@@ -33,7 +33,9 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from sim.records import CODING, STORED
+import simpy
+
+from sim.records import CODING, RAW, STORED
 from sim.scenario import CpuConfig
 
 if TYPE_CHECKING:
@@ -124,20 +126,46 @@ class DutySchedule:
 
 
 def cpu_worker(m: Mission, core: int):
-    """simpy process: one core taking raw frames in order, compressing, storing the packets."""
+    """simpy process: one core taking raw frames in order, compressing, storing the packets.
+
+    A flight-computer reset (:mod:`sim.faults`) interrupts a core that is waiting for a frame or compressing
+    one; the frame goes back to the raw buffer and the core waits out the reboot. A core that has finished and
+    waits for packet-store space is not interrupted (the result is already written out).
+    """
     env = m.env
     while True:
-        rec = yield from m.raw.get()
-        rec.state = CODING
-        row = m.coder.coded(rec.source)  # exact: the real encode happens here, once per source frame
-        cycles = m.cost(rec.source).frame_cycles(row.pixels, row.raw_bytes, row.packet_bytes)
+        rec = None
         start = env.now
-        end = m.duty.finish_time(start, cycles)
-        m.core_busy_since[core] = start
-        yield env.timeout(end - start)  # math.inf never returns: the frame stays 'coding' (awaiting)
-        m.core_busy_since[core] = None
+        try:
+            while env.now < m.reboot_until:
+                m.core_state[core] = "rebooting"
+                yield env.timeout(m.reboot_until - env.now)
+            m.core_state[core] = "idle"
+            rec = yield from m.raw.get()
+            m.core_state[core] = "coding"
+            m.core_frame[core] = rec
+            rec.state = CODING
+            row = m.coder.coded(rec.source)  # exact: the real encode happens here, once per source frame
+            cycles = m.cost(rec.source).frame_cycles(row.pixels, row.raw_bytes, row.packet_bytes)
+            start = env.now
+            end = m.duty.finish_time(start, cycles)
+            m.core_busy_since[core] = start
+            yield env.timeout(end - start)  # math.inf never returns: the frame stays 'coding' (awaiting)
+        except simpy.Interrupt:  # a reset: redo the frame after the reboot
+            m.core_state[core] = "rebooting"
+            m.core_busy_since[core] = m.core_frame[core] = None
+            if rec is not None:
+                rec.state = RAW
+                m.count.cpu_busy_s += env.now - start
+                m.faults.compression_lost(m, rec, env.now - start)
+            continue
+        m.core_state[core] = "storing"
+        m.core_busy_since[core] = m.core_frame[core] = None
         m.count.cpu_busy_s += end - start
-        m.raw.release(rec)
+        if m.scenario.storage.keep_raw_until_ack:
+            m.raw.keep(rec)
+        else:
+            m.raw.release(rec)
         rec.cpu_s = end - start
         rec.compressed_s = env.now
         rec.coded_bytes, rec.packet_bytes, rec.n_packets = row.coded_bytes, row.packet_bytes, row.n_packets

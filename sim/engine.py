@@ -28,6 +28,7 @@ from sim import metrics as metrics_mod
 from sim.camera import camera_process
 from sim.coding import Coder
 from sim.cpu import CostModel, DutySchedule, cpu_worker, resolve_profile
+from sim.faults import Faults
 from sim.frames import FrameSource, make_source
 from sim.groundseg import GroundSegment
 from sim.link import Link
@@ -120,6 +121,12 @@ class Mission:
         self.duty = DutySchedule(self.profile.clock_hz, scenario.cpu.duty_cycle, scenario.cpu.eclipse_duty_cycle,
                                  geometry.eclipses)
         self.core_busy_since: list[float | None] = [None] * self.profile.cores
+        self.core_frame: list[FrameRecord | None] = [None] * self.profile.cores
+        self.core_state: list[str] = ["starting"] * self.profile.cores  # idle, coding, storing, rebooting
+        self.core_procs: list[simpy.Process] = []
+        self.faults = Faults(scenario.faults, seed)
+        self.reboot_until = -math.inf  # the flight computer is rebooting until then (sim.faults)
+        self.contact_outage_s: dict[int, float] = {}  # contact index -> seconds lost to outages
         self.records: list[FrameRecord] = []
         self.awaiting_ack: set[int] = set()
         self.missed_contacts: set[int] = set()
@@ -162,8 +169,10 @@ class Mission:
     def release(self, rec: FrameRecord) -> None:
         """Acknowledged by the ground (or given up): delete its packets onboard."""
         self.store.remove(rec)
+        self.raw.drop_copy(rec)
         rec.release_masks()
         self.coder.forget(rec.frame_id)
+        self.faults.forget(rec.frame_id)
         self.awaiting_ack.discard(rec.frame_id)
 
     def drop(self, rec: FrameRecord, reason: str) -> None:
@@ -225,18 +234,20 @@ def run_simulation(scenario: Scenario, codec: str, duration_s: float | None = No
     """Simulate ``scenario`` with ``codec`` for ``duration_s`` seconds (None: default) and return the result.
 
     Raises ``flight.errors.InputError`` (``ScenarioError``) for anything the user can fix: an unknown fidelity,
-    a codec that is not available, unreadable frames.
+    a codec that is not available, unreadable frames, a negative seed.
     """
     wall0 = time.perf_counter()
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ScenarioError(f"seed must be an integer >= 0 (got {seed!r})")
     duration_s, fidelity, why = resolve_run(scenario, duration_s, fidelity)
     geometry = compute_geometry(scenario, duration_s)
     source = make_source(scenario)
     m = Mission(scenario, codec, duration_s, seed, fidelity == "exact", geometry, source)
     env = m.env
     env.process(camera_process(m))
-    for core in range(m.profile.cores):
-        env.process(cpu_worker(m, core))
+    m.core_procs = [env.process(cpu_worker(m, core)) for core in range(m.profile.cores)]
     env.process(radio_process(m))
+    m.faults.start(m)
     step = min(max(duration_s / 2000.0, 10.0), 3600.0)
     env.process(_monitor(m, step))
     bar = ProgressBar(duration_s, enabled=progress, label=f"{scenario.name} {codec} {fidelity}")
@@ -252,12 +263,12 @@ def run_simulation(scenario: Scenario, codec: str, duration_s: float | None = No
         events=[event_row(r) for r in m.records],
         timeline=metrics_mod.timeline_columns(m.timeline),
         passes=[(c.start, c.end) for c in geometry.contacts],
-        contacts=_contact_rows(geometry.contacts, m.missed_contacts),
+        contacts=_contact_rows(geometry.contacts, m.missed_contacts, m.contact_outage_s),
         eclipses=list(geometry.eclipses),
         scenario=scenario.to_dict(),
     )
 
 
-def _contact_rows(contacts: list[Contact], missed: set[int]) -> list[dict[str, Any]]:
+def _contact_rows(contacts: list[Contact], missed: set[int], outage_s: dict[int, float]) -> list[dict[str, Any]]:
     return [{"start_s": c.start, "end_s": c.end, "station": c.station, "max_elevation_deg": c.max_elevation_deg,
-             "missed": i in missed} for i, c in enumerate(contacts)]
+             "missed": i in missed, "outage_s": round(outage_s.get(i, 0.0), 3)} for i, c in enumerate(contacts)]

@@ -130,6 +130,7 @@ def summarise(m: Mission, why: str, wall_s: float) -> dict:
             "delivered_coded_bytes": c.delivered_coded_bytes,
             "verified_per_day": round(verified / days, 3), "captured_per_day": round(captured / days, 3),
         },
+        "faults": _faults(m),
         "calibration": {"cached": m.coder.cache_hit, "rows": [row.summary() for row in table]},
         "wall_s": round(wall_s, 3),
     }
@@ -143,6 +144,15 @@ def summarise(m: Mission, why: str, wall_s: float) -> dict:
             "tile_encodes_computed": m.coder.codec.encodes, "tile_encodes_memoised": m.coder.codec.hits,
             "tile_decodes_computed": decodes, "tile_decodes_memoised": decode_hits,
         }
+    return out
+
+
+def _faults(m: Mission) -> dict:
+    """What the injected faults did (``sim.faults``), with the raw-copy policy that decides regeneration."""
+    m.faults.count.raw_copies_freed_for_space = m.raw.copies_freed
+    out = m.faults.metrics()
+    out["config"]["keep_raw_until_ack"] = m.scenario.storage.keep_raw_until_ack
+    out["raw_copies_onboard_at_end"] = len(m.raw.copies)
     return out
 
 

@@ -23,9 +23,10 @@ def _time_axis(duration_s: float) -> tuple[float, str]:
 def _shade_contacts(ax, contacts: list[dict], scale: float) -> None:
     # An edge line keeps a 7-minute pass visible (about one pixel) on a 30-day axis.
     for k, c in enumerate(contacts):
-        color = "tab:red" if c.get("missed", False) else "tab:green"
+        lost = c.get("missed", False) or c.get("outage_s", 0.0) >= c["end_s"] - c["start_s"]
+        color = "tab:red" if lost else "tab:green"
         ax.axvspan(c["start_s"] / scale, c["end_s"] / scale, facecolor=color, edgecolor=color, alpha=0.3, lw=0.6,
-                   label=None if k else "contacts (red: missed)")
+                   label=None if k else "contacts (red: missed or in an outage)")
 
 
 def _title(metrics: dict, what: str) -> str:

@@ -63,32 +63,57 @@ class DownlinkQueue:
 
 
 def radio_process(m: Mission):
-    """simpy process: every contact, uplink the ground's report, then send until LOS."""
+    """simpy process: every contact, uplink the ground's report, then send until LOS.
+
+    A missed pass (``link.missed_pass_probability``) loses the whole contact; an outage (``faults.outages``)
+    loses the contact time inside it, and each remaining piece of the contact is worked like a contact of its own.
+    """
     env = m.env
     for index, contact in enumerate(m.geometry.contacts):
         if contact.end <= env.now:
             continue
         if contact.start > env.now:
             yield env.timeout(contact.start - env.now)
-        if m.link.pass_missed():
+        if m.link.pass_missed():  # drawn for every contact, so outages do not shift the draws
             m.missed_contacts.add(index)
             m.count.contacts_missed += 1
             m.count.contact_missed_s += contact.duration
+            m.faults.count.passes_missed += 1
             continue
-        m.count.contacts_held += 1
-        m.count.contact_s += contact.duration
-        m.sample()
-        env.process(report_process(m, contact.end))
-        while contact.end - env.now > 1e-6:
-            rec = m.queue.pop()
-            if rec is None:
-                m.queue_wakeup = env.event()
-                yield m.queue_wakeup | env.timeout(contact.end - env.now)
+        pieces = m.faults.usable(contact.start, contact.end) if m.faults.outages else [(contact.start, contact.end)]
+        held_s = sum(b - a for a, b in pieces)
+        if held_s < contact.duration:
+            lost_s = contact.duration - held_s
+            m.contact_outage_s[index] = lost_s
+            m.faults.count.outage_contact_s += lost_s
+            if pieces:
+                m.faults.count.outage_contacts_cut += 1
+            else:
+                m.faults.count.outage_contacts_lost += 1
                 continue
-            if not (yield from _transmit(m, rec, contact.end)):
-                m.queue.push(rec, urgent=True)
-                break
-        m.sample()
+        m.count.contacts_held += 1
+        m.count.contact_s += contact.duration if len(pieces) == 1 and held_s == contact.duration else held_s
+        for start, end in pieces:
+            if start > env.now:
+                yield env.timeout(start - env.now)
+            yield from _work_contact(m, end)
+
+
+def _work_contact(m: Mission, end: float):
+    """Uplink the report, then send frames until ``end`` (LOS, or the start of an outage)."""
+    env = m.env
+    m.sample()
+    env.process(report_process(m, end))
+    while end - env.now > 1e-6:
+        rec = m.queue.pop()
+        if rec is None:
+            m.queue_wakeup = env.event()
+            yield m.queue_wakeup | env.timeout(end - env.now)
+            continue
+        if not (yield from _transmit(m, rec, end)):
+            m.queue.push(rec, urgent=True)
+            break
+    m.sample()
 
 
 def _transmit(m: Mission, rec: FrameRecord, until: float):
@@ -109,8 +134,16 @@ def _transmit(m: Mission, rec: FrameRecord, until: float):
     yield env.timeout(seconds)
     rec.busy = False
     m.count.radio_busy_s += seconds
+    if rec.pending is None:  # failed while on the air (a report's retransmission limit or storage check)
+        rec.packets_sent += n
+        m.count.packets_sent += n
+        m.count.bytes_sent += int(air.lengths[parts].sum())
+        return True
     erased, damaged = m.link.draw(air.p_lost[parts])
     lost_mask = erased | damaged
+    corrupt = m.faults.corrupt_mask(rec.frame_id, parts)  # read from storage with flipped bits: CRC fails
+    if corrupt is not None:
+        m.faults.count.corrupt_packets_sent += int(np.count_nonzero(corrupt & ~erased))
     resent = 0 if fresh else int(np.count_nonzero(rec.sent[parts]))
     rec.pending[parts] = False
     rec.sent[parts] = True
@@ -132,11 +165,17 @@ def _transmit(m: Mission, rec: FrameRecord, until: float):
             m.awaiting_ack.add(rec.frame_id)
     if m.exact:
         packets = m.coder.packets(rec)
-        delivered = [m.link.damage(packets[p]) if damaged[i] else packets[p]
-                     for i, p in enumerate(parts.tolist()) if not erased[i]]
+        delivered = []
+        for i, p in enumerate(parts.tolist()):
+            if erased[i]:
+                continue
+            data = m.faults.corrupt(rec.frame_id, p, packets[p]) if corrupt is not None and corrupt[i] else packets[p]
+            delivered.append(m.link.damage(data) if damaged[i] else data)
         outcome = m.ground.receive_packets(rec.frame_id, delivered)
     else:
-        outcome = m.ground.receive_parts(rec.frame_id, rec.n_packets, parts[~lost_mask] if lost else parts)
+        intact = ~lost_mask if corrupt is None else ~(lost_mask | corrupt)
+        outcome = m.ground.receive_parts(rec.frame_id, rec.n_packets, parts[intact] if lost or corrupt is not None
+                                         else parts)
     if outcome == "verified":
         m.verified(rec)
     elif outcome == "rejected":
@@ -185,13 +224,15 @@ def apply_report(m: Mission, report: Report) -> None:
         if max_tx and rec.tx_count is not None and (rec.tx_count[parts] >= max_tx).any():
             m.fail(rec, "retransmission_limit")
             continue
+        if not m.faults.check_before_resend(m, rec, parts):
+            continue
         rec.pending[parts] = True
         m.count.parts_nakked += len(parts)
         m.awaiting_ack.discard(fid)
         m.enqueue(rec, urgent=True)
     for fid in report.resend:
         rec = m.store.get(fid)
-        if rec is not None and rec.state == STORED:
+        if rec is not None and rec.state == STORED and m.faults.check_before_resend(m, rec, air_parts(m, rec)):
             rec.pending[:] = True
             m.awaiting_ack.discard(fid)
             m.enqueue(rec, urgent=True)
@@ -203,8 +244,14 @@ def apply_report(m: Mission, report: Report) -> None:
             continue
         if fid not in named and rec.last_tx_s <= report.covered_s:
             # Sent in full before the report was written, and the ground has not heard of it: all lost.
+            m.awaiting_ack.discard(fid)
+            if not m.faults.check_before_resend(m, rec, air_parts(m, rec)):
+                continue
             rec.pending[:] = True
             m.count.frames_resent_unheard += 1
-            m.awaiting_ack.discard(fid)
             m.enqueue(rec, urgent=True)
 
+
+def air_parts(m: Mission, rec: FrameRecord) -> np.ndarray:
+    """Every part index of ``rec`` (for a resend of the whole frame)."""
+    return m.airtime(rec.source).parts

@@ -51,6 +51,9 @@ class FrameRecord:
     pending: np.ndarray | None = None  # parts still to send (bool per part)
     sent: np.ndarray | None = None  # parts sent at least once
     tx_count: np.ndarray | None = None  # transmissions per part (only with link.max_transmissions)
+    recompressions: int = 0  # compressions cut by a flight-computer reset (faults.reset_rate_per_day)
+    packets_regenerated: int = 0  # stored packets found corrupt and rebuilt from the kept raw frame
+    raw_kept: bool = False  # its raw frame is still onboard after compression (storage.keep_raw_until_ack)
 
     @property
     def awaiting(self) -> bool:
@@ -72,7 +75,8 @@ class FrameRecord:
 
 CSV_FIELDS = ("frame_id", "source", "name", "priority", "state", "reason", "captured_s", "compressed_s",
               "first_tx_s", "downlinked_s", "verified_s", "acked_s", "latency_s", "raw_bytes", "coded_bytes",
-              "packet_bytes", "n_packets", "packets_sent", "packets_lost", "packets_retransmitted", "cpu_s")
+              "packet_bytes", "n_packets", "packets_sent", "packets_lost", "packets_retransmitted", "cpu_s",
+              "recompressions", "packets_regenerated")
 
 
 def event_row(rec: FrameRecord) -> dict:

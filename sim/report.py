@@ -29,7 +29,8 @@ def write_outputs(result, out_dir: str | Path) -> list[Path]:
     cols = list(result.timeline)
     _write_csv(written[2], cols, [dict(zip(cols, row, strict=True)) for row in zip(*result.timeline.values(),
                                                                                     strict=True)])
-    _write_csv(written[3], ["start_s", "end_s", "station", "max_elevation_deg", "missed"], result.contacts)
+    _write_csv(written[3], ["start_s", "end_s", "station", "max_elevation_deg", "missed", "outage_s"],
+               result.contacts)
     from sim import plots  # matplotlib only when plots are written
 
     written.append(plots.plot_storage(result, out / "storage.png"))
@@ -127,6 +128,7 @@ def format_summary(metrics: dict) -> str:
          f"of {_bytes(m['data']['generated_raw_bytes'])} generated (raw equivalent), "
          f"{m['data']['verified_per_day']:.1f} frames/day"),
     ]
+    rows += _fault_rows(m.get("faults") or {}, m["fidelity"])
     width = max(len(r[0]) for r in rows)
     vwidth = max(len(r[1]) for r in rows)
     for label, value, note in rows:
@@ -134,6 +136,26 @@ def format_summary(metrics: dict) -> str:
     if not m["conservation_ok"]:
         lines.append("  WARNING: frame accounting does not add up (captured != verified+awaiting+dropped+failed)")
     return "\n".join(lines)
+
+
+def _fault_rows(f: dict, fidelity: str) -> list[tuple[str, str, str]]:
+    """Summary rows for the faults that were injected (none when the scenario injects none)."""
+    cfg = f.get("config") or {}
+    rows = []
+    if cfg.get("reset_rate_per_day"):
+        rows.append(("resets", f"{f['resets']}",
+                     f"{f['resets_during_compression']} during compression, {f['frames_recompressed']} frames "
+                     f"compressed again, {_dur(f['reboot_s'])} rebooting"))
+    if cfg.get("storage_upsets_per_bit_day"):
+        caught = "dropped by the ground's CRC-16" if fidelity == "exact" else "counted not received"
+        rows.append(("storage upsets", f"{f['storage_upsets']}",
+                     f"{f['corrupt_packets_sent']} corrupt packets sent ({caught}), {f['packets_regenerated']} "
+                     f"regenerated from raw, {f['frames_failed_storage_corruption']} frames failed"))
+    if cfg.get("outages"):
+        rows.append(("outages", f"{len(cfg['outages'])}",
+                     f"{f['outage_contacts_lost']} contacts lost, {f['outage_contacts_cut']} cut, "
+                     f"{_dur(f['outage_contact_s'])} of contact time"))
+    return rows
 
 
 def _reasons(counts: dict) -> str:

@@ -9,6 +9,11 @@ Both have a capacity and the scenario's policy for a full store, applied the way
   skips captures (skips are counted, but a frame never taken is not a frame).
 
 Compressed packets stay in the packet store until the ground acknowledges them (CFDP class 2 in spirit).
+
+With ``storage.keep_raw_until_ack`` the raw buffer also keeps each compressed frame's raw pixels until the ground
+acknowledges it, so a packet corrupted in storage can be regenerated (:mod:`sim.faults`). Those copies are a
+safety net, not science: when a new frame needs their space, the oldest copies are freed first (counted), under
+every policy.
 """
 
 from __future__ import annotations
@@ -46,18 +51,21 @@ class RawBuffer(_Space):
         super().__init__(capacity)
         self.env, self.policy, self.drop = env, policy, drop
         self.waiting: deque[FrameRecord] = deque()
+        self.copies: OrderedDict[int, FrameRecord] = OrderedDict()  # kept after compression, oldest first
+        self.copies_freed = 0
         self._wakeup: simpy.Event = env.event()
         self.skipped_captures = 0
 
     def can_capture(self, nbytes: int) -> bool:
         """False only under stop_capture with no room: the camera then skips this capture."""
-        if self.policy == "stop_capture" and not self.fits(nbytes):
+        if self.policy == "stop_capture" and not self._make_room(nbytes):
             self.skipped_captures += 1
             return False
         return True
 
     def put(self, rec: FrameRecord) -> None:
         """Store a new raw frame, applying the policy when full."""
+        self._make_room(rec.raw_bytes)
         if not self.fits(rec.raw_bytes) and self.policy == "drop_oldest":
             while self.waiting and not self.fits(rec.raw_bytes):
                 old = self.waiting.popleft()
@@ -82,9 +90,38 @@ class RawBuffer(_Space):
             yield self._wakeup
         return self.waiting.popleft()
 
+    def requeue(self, rec: FrameRecord) -> None:
+        """A frame whose compression was cut (a reset) goes back where it was: the buffer stays in capture order."""
+        i = 0
+        while i < len(self.waiting) and self.waiting[i].frame_id < rec.frame_id:
+            i += 1
+        self.waiting.insert(i, rec)
+        if not self._wakeup.triggered:
+            self._wakeup.succeed()
+
     def release(self, rec: FrameRecord) -> None:
         """The CPU is done with the raw frame (or it was evicted): free its bytes."""
         self.used -= rec.raw_bytes
+
+    def keep(self, rec: FrameRecord) -> None:
+        """Keep a compressed frame's raw pixels (its bytes stay counted) until ``drop_copy``."""
+        self.copies[rec.frame_id] = rec
+        rec.raw_kept = True
+
+    def drop_copy(self, rec: FrameRecord) -> None:
+        """The frame is acknowledged, dropped or failed: its kept raw copy (if any) is freed."""
+        if self.copies.pop(rec.frame_id, None) is not None:
+            self.used -= rec.raw_bytes
+            rec.raw_kept = False
+
+    def _make_room(self, nbytes: int) -> bool:
+        """Free kept raw copies, oldest first, until ``nbytes`` fit (or none is left); True if they fit."""
+        while not self.fits(nbytes) and self.copies:
+            _, old = self.copies.popitem(last=False)
+            self.used -= old.raw_bytes
+            old.raw_kept = False
+            self.copies_freed += 1
+        return self.fits(nbytes)
 
 
 class PacketStore(_Space):
@@ -96,7 +133,18 @@ class PacketStore(_Space):
         self.env, self.policy, self.drop, self.release = env, policy, drop, release
         self.frames: OrderedDict[int, FrameRecord] = OrderedDict()  # compression order
         self._freed: simpy.Event = env.event()
+        self._changed: simpy.Event | None = None  # only while someone watches the fill (sim.faults)
         self.evicted_verified = 0
+
+    def changed(self) -> simpy.Event:
+        """An event that fires at the next change of the bytes stored."""
+        if self._changed is None or self._changed.triggered:
+            self._changed = self.env.event()
+        return self._changed
+
+    def _touch(self) -> None:
+        if self._changed is not None and not self._changed.triggered:
+            self._changed.succeed()
 
     def admit(self, rec: FrameRecord):
         """simpy process step (``yield from``): store a compressed frame; True if stored, False if dropped."""
@@ -126,6 +174,7 @@ class PacketStore(_Space):
         self._add(need)
         self.frames[rec.frame_id] = rec
         rec.onboard = True
+        self._touch()
         return True
 
     def remove(self, rec: FrameRecord) -> None:
@@ -135,6 +184,7 @@ class PacketStore(_Space):
             rec.onboard = False
             if not self._freed.triggered:
                 self._freed.succeed()
+            self._touch()
 
     def __contains__(self, frame_id: int) -> bool:
         return frame_id in self.frames
