@@ -14,9 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
+from flight.errors import InputError
 from flight.fits_input import read_fits_frames
 from flight.frame import Frame
-from sim.scenario import FRAME_SUFFIXES, Scenario, SyntheticConfig
+from sim.scenario import FRAME_SUFFIXES, Scenario, ScenarioError, SyntheticConfig
 
 SYNTHETIC_SEED = 20250320  # the synthetic sky is the same in every run: it is the scene, not the channel
 
@@ -159,9 +160,15 @@ def _add_stars(img: np.ndarray, rng: np.random.Generator, n: int, peak_max: floa
 
 
 def make_source(scenario: Scenario) -> FrameSource:
-    """The frame source a scenario names."""
+    """The frame source a scenario names; a folder whose files cannot be frames is a ScenarioError naming the
+    file (not FITS, truncated, float pixels): the camera must deliver integers, as the codecs are lossless."""
     cam = scenario.camera
     folder = scenario.frame_folder()
     if folder is None:
         return SyntheticSky(cam.synthetic, cam.rows, cam.cols)
-    return FolderSource(folder, cam.rows, cam.cols)
+    try:
+        return FolderSource(folder, cam.rows, cam.cols)
+    except InputError as exc:
+        raise ScenarioError(f"camera.source: {exc}") from None
+    except OSError as exc:
+        raise ScenarioError(f"camera.source: {folder}: cannot read ({exc.strerror or exc})") from None

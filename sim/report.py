@@ -12,31 +12,32 @@ import json
 import math
 from pathlib import Path
 
-from flight.errors import InputError
+from sim.outdir import staged_dir
 from sim.records import CSV_FIELDS
 
 
 def write_outputs(result, out_dir: str | Path) -> list[Path]:
-    """Write every output file of ``result`` into ``out_dir`` (created); returns the paths written."""
-    out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"--out {out}: cannot create ({exc.strerror})") from None
-    written = [out / "metrics.json", out / "events.csv", out / "timeline.csv", out / "contacts.csv"]
-    written[0].write_text(metrics_json({**result.metrics, "scenario_config": result.scenario}) + "\n")
-    _write_csv(written[1], CSV_FIELDS, result.events)
-    cols = list(result.timeline)
-    _write_csv(written[2], cols, [dict(zip(cols, row, strict=True)) for row in zip(*result.timeline.values(),
-                                                                                    strict=True)])
-    _write_csv(written[3], ["start_s", "end_s", "station", "max_elevation_deg", "missed", "outage_s"],
-               result.contacts)
-    from sim import plots  # matplotlib only when plots are written
+    """Write every output file of ``result`` into ``out_dir``; returns the paths written.
 
-    written.append(plots.plot_storage(result, out / "storage.png"))
-    written.append(plots.plot_data(result, out / "data.png"))
-    written.append(plots.plot_latency(result, out / "latency.png"))
-    return written
+    The files are written in a temporary folder beside ``out_dir`` and moved there only once all of them are
+    written (:func:`sim.outdir.staged_dir`), so a failure leaves no partial output.
+    """
+    out = Path(out_dir)
+    names = ["metrics.json", "events.csv", "timeline.csv", "contacts.csv", "storage.png", "data.png", "latency.png"]
+    with staged_dir(out) as tmp:
+        (tmp / names[0]).write_text(metrics_json({**result.metrics, "scenario_config": result.scenario}) + "\n")
+        _write_csv(tmp / names[1], CSV_FIELDS, result.events)
+        cols = list(result.timeline)
+        _write_csv(tmp / names[2], cols, [dict(zip(cols, row, strict=True))
+                                          for row in zip(*result.timeline.values(), strict=True)])
+        _write_csv(tmp / names[3], ["start_s", "end_s", "station", "max_elevation_deg", "missed", "outage_s"],
+                   result.contacts)
+        from sim import plots  # matplotlib only when plots are written
+
+        plots.plot_storage(result, tmp / names[4])
+        plots.plot_data(result, tmp / names[5])
+        plots.plot_latency(result, tmp / names[6])
+    return [out / name for name in names]
 
 
 def metrics_json(metrics: dict) -> str:

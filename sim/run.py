@@ -12,6 +12,7 @@ import sys
 from flight.cli import OneLineParser, run_cli
 from flight.codecs import CODEC_CHOICES
 from sim.engine import EXACT_PACKET_BUDGET, FIDELITIES, contact_packets, resolve_run, run_simulation
+from sim.outdir import check_writable
 from sim.report import format_summary, metrics_json, write_outputs
 from sim.scenario import load_scenario, parse_duration, parse_overrides, shipped_scenarios
 
@@ -37,7 +38,7 @@ def build_parser() -> OneLineParser:
     p.add_argument("--duration", metavar="D",
                    help="simulated time, e.g. 6h, 30d, 90min (default: to the end of the second contact; "
                         "30d in statistical fidelity)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the link's random draws (default: 0)")
+    p.add_argument("--seed", type=_seed, default=0, help="seed of the link's and faults' random draws (default: 0)")
     p.add_argument("--fidelity", choices=FIDELITIES, default="auto",
                    help="exact: real encode, packets and ground decode; statistical: calibration table; "
                         "auto (default): exact when the run's contacts carry few enough packets")
@@ -51,10 +52,24 @@ def build_parser() -> OneLineParser:
     return p
 
 
+def _seed(text: str) -> int:
+    """A seed: an integer >= 0 (numpy's seed sequences refuse negative ones)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0 (got {text!r})") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0 (got {text!r})")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Every input is checked (scenario, frames, --out) before the simulation starts; outputs appear whole."""
     args = build_parser().parse_args(argv)
     scenario = load_scenario(args.scenario or args.orbit or "leo", parse_overrides(args.overrides))
     duration = parse_duration(args.duration) if args.duration else None
+    if args.out:
+        check_writable(args.out)
     progress = sys.stderr.isatty() if args.progress is None else args.progress
     if args.fidelity == "exact":
         packets = contact_packets(scenario, duration or resolve_run(scenario, None, "exact")[0])

@@ -346,6 +346,8 @@ def _scenario_path(name_or_path: str | Path) -> Path:
         return SCENARIO_DIR / f"{text}.toml"
     path = Path(text)
     if path.suffix == ".toml" or "/" in text or path.exists():
+        if path.is_dir():
+            raise ScenarioError(f"scenario file {text}: is a folder, not a TOML file")
         if not path.is_file():
             raise ScenarioError(f"scenario file {text}: not found")
         return path.resolve()
@@ -360,6 +362,8 @@ def _read_with_extends(path: Path, seen: set[Path]) -> dict:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"scenario {path}: not valid TOML ({exc})") from None
+    except UnicodeDecodeError:
+        raise ScenarioError(f"scenario {path}: not valid TOML (not UTF-8 text)") from None
     except OSError as exc:
         raise ScenarioError(f"scenario {path}: cannot read ({exc.strerror})") from None
     base_name = raw.pop("extends", None)
@@ -533,7 +537,11 @@ def _check(s: Scenario) -> None:
     if folder is not None:
         if not folder.is_dir():
             raise ScenarioError(f"camera.source: frame folder not found: {folder}")
-        if not any(p.suffix.lower() in FRAME_SUFFIXES for p in folder.iterdir()):
+        try:
+            names = list(folder.iterdir())
+        except OSError as exc:
+            raise ScenarioError(f"camera.source: cannot read {folder} ({exc.strerror or exc})") from None
+        if not any(p.suffix.lower() in FRAME_SUFFIXES for p in names):
             raise ScenarioError(f"camera.source: no FITS files (*.fits, *.fit, *.fts) in {folder}")
     if s.cpu.eclipse_duty_cycle == 0 and s.camera.capture == "eclipse":
         raise ScenarioError("cpu.eclipse_duty_cycle = 0 with camera.capture = 'eclipse': nothing could be coded")
