@@ -17,6 +17,7 @@ import argparse
 import json
 import logging
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -26,10 +27,12 @@ from pathlib import Path
 from typing import Any
 
 from flight.errors import InputError
+from sim.outdir import write_text_atomic
 from sim.study_grid import (
     StudyError,
     StudySpec,
     build_spec,
+    check_frame_sources,
     expand,
     load_cell_scenario,
     parse_codecs,
@@ -178,17 +181,32 @@ def calibration_rows(records: dict[str, dict]) -> list[dict[str, Any]]:
     return sorted(seen.values(), key=lambda r: (str(r.get("codec")), str(r.get("cpu_profile")), str(r.get("frame"))))
 
 
-def prepare_out(out: Path) -> None:
-    """Create DIR (and DIR/cells); a path that is a file or cannot be created is a one-line error."""
+def prepare_out(out: Path) -> bool:
+    """Create DIR (and DIR/cells); a path that is a file or cannot be created is a one-line error.
+
+    Returns whether DIR was created now (so a study that then fails on bad input can remove it again).
+    """
     if out.exists() and not out.is_dir():
         raise StudyError(f"--out {out}: exists and is not a folder")
+    created = not out.exists()
     try:
         (out / "cells").mkdir(parents=True, exist_ok=True)
         probe = out / ".write-test"
         probe.write_text("")
         probe.unlink()
     except OSError as exc:
+        if created:
+            shutil.rmtree(out, ignore_errors=True)
         raise StudyError(f"--out {out}: cannot write ({exc.strerror})") from None
+    return created
+
+
+def _same_study(path: Path, spec: StudySpec) -> bool:
+    """Whether DIR/study.json describes this study (an unreadable one does not)."""
+    try:
+        return json.loads(path.read_text()) == json.loads(json.dumps(spec.to_dict(), default=str))
+    except (OSError, ValueError):
+        return False
 
 
 def log_run(out: Path, entry: dict[str, Any]) -> list[dict[str, Any]]:
@@ -199,9 +217,7 @@ def log_run(out: Path, entry: dict[str, Any]) -> list[dict[str, Any]]:
     except (OSError, ValueError):
         runs = []
     runs.append(entry)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(runs, indent=1) + "\n")
-    tmp.replace(path)
+    write_text_atomic(path, json.dumps(runs, indent=1) + "\n")
     return runs
 
 
@@ -240,14 +256,27 @@ def main(argv: list[str] | None = None) -> int:
     try:
         opts = options(args)
         spec = build_spec(opts)
+        check_frame_sources(spec)
         cells = expand(spec)
         executor = make_executor(args, opts)
-        prepare_out(out)
+        created = prepare_out(out)
     except InputError as exc:
         if executor is not None:
             executor.close()
         print(f"study: {exc}", file=sys.stderr)
         return 2
+    try:
+        return _run_study(args, argv, spec, cells, executor, out)
+    except InputError as exc:  # found only once running (checked up front as far as possible)
+        if created and not any((out / "cells").glob("*.json")):
+            shutil.rmtree(out, ignore_errors=True)
+        print(f"study: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run_study(args: argparse.Namespace, argv: list[str], spec: StudySpec, cells: list, executor: Any,
+               out: Path) -> int:
+    """Run the pending cells into DIR, then write the report from every finished cell."""
     from sim.study_exec import pending_cells, run_cells
 
     t0 = time.perf_counter()
@@ -255,10 +284,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"study: {len(cells)} cells ({len(cells) // (spec.seeds * len(spec.codecs))} configurations x "
           f"{len(spec.codecs)} codecs x {spec.seeds} seeds) on {executor.description} -> {out}", file=sys.stderr)
     previous = out / "study.json"
-    if previous.is_file() and json.loads(previous.read_text() or "{}") != json.loads(json.dumps(spec.to_dict())):
+    if previous.is_file() and not _same_study(previous, spec):
         print(f"study: note: {out} held a different study; only its cells that match this one are reused",
               file=sys.stderr)
-    previous.write_text(json.dumps(spec.to_dict(), indent=2, default=str) + "\n")
+    write_text_atomic(previous, json.dumps(spec.to_dict(), indent=2, default=str) + "\n")
     try:
         if spec.runner == StudySpec.runner and pending_cells(out, cells):
             from sim.study_cell import warm_caches

@@ -289,6 +289,28 @@ def _heatmap_axes(value: Any, swept: list[str]) -> tuple[str, str] | None:
     return axes[0], axes[1]
 
 
+def check_frame_sources(spec: StudySpec) -> None:
+    """Every frame folder the study's configurations name holds frames the camera can deliver.
+
+    The scenario schema checks only that a folder exists and holds ``*.fits`` names; whether those files are
+    FITS, complete, and integer is known only by reading them. Reading each distinct folder once here turns a
+    float or truncated frame into one StudyError before the output folder exists, not a failure in every cell.
+    """
+    from sim.frames import make_source
+
+    seen: set[str] = set()
+    for params in configurations(spec):
+        scenario = load_cell_scenario(spec, params)
+        if scenario.camera.source in seen:
+            continue
+        seen.add(scenario.camera.source)
+        try:
+            make_source(scenario)
+        except ScenarioError as exc:
+            where = ", ".join(f"{k}={_fmt(v)}" for k, v in params.items() if k == "camera.source")
+            raise StudyError(f"--sweep {where}: {exc}" if where else str(exc)) from None
+
+
 def load_cell_scenario(spec: StudySpec, params: dict[str, Any]) -> Scenario:
     """The scenario one configuration runs: the study's scenario, its fixed overrides, then the swept values."""
     overrides = dict(spec.fixed)

@@ -21,6 +21,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from sim.outdir import atomic_path  # noqa: E402
 from sim.study_results import Summary, describe_params, unit_label  # noqa: E402
 
 DPI = 90
@@ -79,8 +80,11 @@ def panel_title(fixed: dict[str, Any]) -> str:
 
 def _save(fig: Any, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=DPI, metadata={"Software": None})
-    plt.close(fig)
+    try:
+        with atomic_path(path) as tmp:  # a reader never sees half a PNG
+            fig.savefig(tmp, dpi=DPI, metadata={"Software": None})
+    finally:
+        plt.close(fig)
 
 
 def _subplots(n: int, width: float = 4.2, height: float = 3.3) -> tuple[Any, list[Any]]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sim.outdir import write_text_atomic
 from sim.study_grid import StudySpec, fmt_value
 from sim.study_plots import Figure
 from sim.study_results import Stat, Summary, describe_params, unit_label
@@ -391,6 +392,6 @@ def write_report(ctx: ReportContext, out_dir: Path) -> tuple[Path, Path]:
     doc = build_document(ctx)
     title = next(b.text for b in doc if isinstance(b, Heading))
     md, page = out_dir / "report.md", out_dir / "report.html"
-    md.write_text(render_markdown(doc, out_dir), encoding="utf-8")
-    page.write_text(render_html(doc, title), encoding="utf-8")
+    write_text_atomic(md, render_markdown(doc, out_dir))
+    write_text_atomic(page, render_html(doc, title))
     return md, page

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sim.outdir import write_text_atomic
 from sim.study_grid import Cell, StudySpec, fmt_value
 
 DAY_S = 86400.0
@@ -138,7 +139,7 @@ def write_csv(path: Path, spec: StudySpec, rows: list[dict]) -> None:
     writer.writerow(cols)
     for r in rows:
         writer.writerow([format_cell(r.get(c)) for c in cols])
-    path.write_text(buf.getvalue(), encoding="utf-8")
+    write_text_atomic(path, buf.getvalue())
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
