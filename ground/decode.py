@@ -66,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
             "name": result.name, "status": result.status, "missing": result.missing,
             "path": str(written) if written else None, "frame_id": frame_id, "reason": result.reason,
             "missing_parts": result.missing_parts, "missing_packets": result.missing_packets,
-            "corrupt_tiles": result.corrupt_tiles,
+            "corrupt_tiles": result.corrupt_tiles, "missing_parts_count": result.missing_parts_count,
+            "missing_tiles_count": result.missing_tiles_count,
             "parts_received": result.parts_received, "part_count": result.part_count,
         })
     report = {

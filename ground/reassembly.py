@@ -34,6 +34,24 @@ ALLOC_PER_RECEIVED_BYTE = 4096
 
 VERIFIED, INCOMPLETE, CORRUPT = "verified", "incomplete", "corrupt"
 
+#: At most this many missing parts/tiles are listed one by one (counts are always exact). A hostile packet can
+#: claim 2^24 parts; listing them all would cost time and memory for nothing a NAK could carry anyway.
+MAX_LISTED = 65536
+
+
+def _gaps(present: list[int], total: int, cap: int = MAX_LISTED) -> tuple[list[int], int]:
+    """(first ``cap`` indices in range(total) not in sorted ``present``, how many are missing in all).
+
+    Costs O(len(present) + cap), whatever ``total`` claims.
+    """
+    out: list[int] = []
+    nxt = 0
+    for p in present + [total]:
+        if p > nxt and len(out) < cap:
+            out.extend(range(nxt, min(p, nxt + cap - len(out))))
+        nxt = max(nxt, p + 1)
+    return out, total - len(present)
+
 
 @dataclass
 class FrameResult:
@@ -52,13 +70,19 @@ class FrameResult:
     reason: str = ""
     parts_received: int = 0
     part_count: int = 0
+    missing_parts_count: int = 0  # exact, even when ``missing_parts`` lists only the first MAX_LISTED
+    missing_tiles_count: int = 0
 
     @property
     def missing(self) -> list[str]:
         """Human-readable list of what is missing: the header, tiles, or (without a header) packet parts."""
         if self.header is None and self.status == INCOMPLETE:
-            return ["header"] + [f"part {p}" for p in self.missing_parts if p != 0]
-        return [f"tile {t}" for t in self.missing_tiles]
+            names = ["header"] + [f"part {p}" for p in self.missing_parts if p != 0]
+            more = self.missing_parts_count - len(self.missing_parts)
+        else:
+            names = [f"tile {t}" for t in self.missing_tiles]
+            more = self.missing_tiles_count - len(self.missing_tiles)
+        return names + ([f"... and {more} more"] if more > 0 else [])
 
 
 @dataclass
@@ -140,9 +164,9 @@ class Reassembler:
         return sorted(self._frames)
 
     def missing_parts(self, frame_id: int) -> list[int]:
-        """Packet part indices not yet received (what a NAK asks for)."""
+        """Packet part indices not yet received (what a NAK asks for; the first MAX_LISTED of them)."""
         state = self._frames[frame_id]
-        return [p for p in range(state.part_count) if p not in state.parts]
+        return _gaps(sorted(state.parts), state.part_count)[0]
 
     def forget(self, frame_id: int) -> None:
         """Drop a frame's state (after its product is written and acknowledged)."""
@@ -157,14 +181,14 @@ class Reassembler:
 
     # -- decoding ---------------------------------------------------------------------------------------
     def _decode(self, frame_id: int, state: _FrameState) -> FrameResult:
-        missing_parts = [p for p in range(state.part_count) if p not in state.parts]
+        missing_parts, n_missing = _gaps(sorted(state.parts), state.part_count)
         res = FrameResult(frame_id=frame_id, name=f"frame{frame_id:08d}", status=INCOMPLETE,
                           missing_parts=missing_parts, parts_received=len(state.parts),
-                          part_count=state.part_count)
+                          part_count=state.part_count, missing_parts_count=n_missing)
         res.missing_packets = _missing_packets(state, missing_parts)
         head = _assemble(state, 0)
         if head is None:
-            if missing_parts:
+            if n_missing:
                 res.reason = "frame header not received"
             else:
                 res.status, res.reason = CORRUPT, "every packet arrived but the frame header does not assemble"
@@ -193,10 +217,10 @@ class Reassembler:
             return res
         pixels = np.zeros((header.rows, header.cols), dtype=dtype)
         mask = np.zeros((header.rows, header.cols), dtype=bool)
-        for index in range(header.n_tiles):
+        done: list[int] = []  # tiles decoded and CRC-checked
+        for index in sorted(item - 1 for item in state.item_length if item >= 1):  # only tiles that sent data
             item = _assemble(state, index + 1, header.max_item_length(index))
             if item is None:
-                res.missing_tiles.append(index)
                 continue
             rs, cs = header.tile_slices(index)
             tile = _decode_tile(item, codec, header, index)
@@ -205,12 +229,14 @@ class Reassembler:
                 continue
             pixels[rs, cs] = tile
             mask[rs, cs] = True
+            done.append(index)
         res.pixels, res.mask = pixels, mask
-        if res.missing_tiles and not missing_parts:  # nothing left to wait for: the tile data are inconsistent
+        res.missing_tiles, res.missing_tiles_count = _gaps(sorted(done + res.corrupt_tiles), header.n_tiles)
+        if res.missing_tiles_count and not n_missing:  # nothing left to wait for: the tile data are inconsistent
             res.corrupt_tiles = sorted(res.corrupt_tiles + res.missing_tiles)
-            res.missing_tiles = []
-        if res.missing_tiles:
-            res.reason = f"{len(res.missing_tiles)} of {header.n_tiles} tiles missing"
+            res.missing_tiles, res.missing_tiles_count = [], 0
+        if res.missing_tiles_count:
+            res.reason = f"{res.missing_tiles_count} of {header.n_tiles} tiles missing"
             if res.corrupt_tiles:
                 res.reason += f", {len(res.corrupt_tiles)} corrupt"
             return res
@@ -278,20 +304,26 @@ def _missing_packets(state: _FrameState, missing: list[int]) -> list[dict]:
     Header packets come first and tile packets after, each APID with consecutive sequence counts, so a missing
     part's APID is known once the header/tile boundary is, and its count follows from any packet on that APID.
     """
-    boundary = None  # number of header packets
-    for q, (apid, _seq, flags) in state.parts.items():
-        if apid == APID_FRAME_HEADER and flags in (SEQ_LAST, SEQ_UNSEGMENTED):
-            boundary = q + 1
-        elif apid == APID_TILE_DATA and flags in (SEQ_FIRST, SEQ_UNSEGMENTED):
-            boundary = q
-    anchors = {apid: (q, seq) for q, (apid, seq, _flags) in sorted(state.parts.items())}
+    boundary = None  # number of header packets, when a packet's segmentation flags tell it
+    first_tile = last_header = None
+    anchors: dict[int, tuple[int, int]] = {}
+    for q, (apid, seq, flags) in state.parts.items():
+        anchors.setdefault(apid, (q, seq))
+        if apid == APID_FRAME_HEADER:
+            last_header = q if last_header is None else max(last_header, q)
+            if flags in (SEQ_LAST, SEQ_UNSEGMENTED):
+                boundary = q + 1
+        elif apid == APID_TILE_DATA:
+            first_tile = q if first_tile is None else min(first_tile, q)
+            if flags in (SEQ_FIRST, SEQ_UNSEGMENTED):
+                boundary = q
     out = []
     for p in missing:
         if boundary is not None:
             apid = APID_FRAME_HEADER if p < boundary else APID_TILE_DATA
-        elif any(a == APID_TILE_DATA and q < p for q, (a, _s, _f) in state.parts.items()):
+        elif first_tile is not None and first_tile < p:
             apid = APID_TILE_DATA
-        elif any(a == APID_FRAME_HEADER and q > p for q, (a, _s, _f) in state.parts.items()):
+        elif last_header is not None and last_header > p:
             apid = APID_FRAME_HEADER
         else:
             apid = None

@@ -115,3 +115,21 @@ def test_header_claiming_a_huge_frame_is_not_allocated(rng):
         ground.add_packet(raw)
     res = ground.result(5)
     assert res.status == CORRUPT and res.pixels is None
+
+
+def test_packet_claiming_millions_of_parts_costs_what_arrived_not_what_it_claims(rng):
+    import time
+
+    enc = encode_frame(_frame(rng, 8, 70), RawCodec(), (1, 70), 5)
+    first = parse_packet(Packetizer(300).packetize(enc)[1])  # a tile packet: the header stays missing
+    claims = (1 << 24) - 1
+    hostile = build_packet(first.apid, first.seq_flags, first.seq_count, SECONDARY.pack(5, 7, claims),
+                           first.data[18:-2])
+    ground = Reassembler()
+    assert ground.add_packet(hostile)
+    t0 = time.process_time()
+    res = ground.result(5)
+    assert time.process_time() - t0 < 1.0
+    assert res.status == INCOMPLETE and res.missing_parts_count == claims - 1
+    assert len(res.missing_parts) <= 65536 and res.missing[-1].startswith("... and ")
+    assert len(ground.missing_parts(5)) <= 65536
