@@ -2,7 +2,7 @@
 
     python benchmarks/fuzz_ground.py [--inputs 100000] [--seed 1] [--workers 2] [--time-limit 2.0]
 
-Prints inputs tried, crashes, hangs (inputs over the per-input time limit), false "verified" frames, incomplete
+Prints inputs tried, crashes, hangs (inputs over the per-input CPU-time limit), false "verified" frames, incomplete
 frames that do not name what is missing, and peak memory (max RSS of the worker processes). Failing inputs are
 written to tests/fuzz/corpus/ so that
 tests/fuzz/test_corpus.py keeps replaying them. Exit code 1 if any failure count is not zero.
@@ -55,7 +55,7 @@ def main() -> int:
     ap.add_argument("--inputs", type=int, default=100_000)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--time-limit", type=float, default=2.0, help="seconds per input before it counts as a hang")
+    ap.add_argument("--time-limit", type=float, default=2.0, help="CPU seconds per input before it counts as a hang")
     ap.add_argument("--batch", type=int, default=2000)
     args = ap.parse_args()
     t0 = time.perf_counter()
