@@ -81,14 +81,14 @@ def test_faults_are_reproducible_and_fidelity_independent():
 
 
 def test_faults_off_by_default_and_counted_zero():
-    m = run(TINY, days=1.0).metrics
+    m = run(TINY, days=1.0, fidelity="statistical").metrics
     assert all(v == 0 for k, v in m["faults"].items() if k != "config")
     assert m["faults"]["config"]["outages"] == [] and m["faults"]["config"]["reset_rate_per_day"] == 0
 
 
 def test_resets_recompress_frames_that_still_verify_bit_exact():
-    calm = run({**TINY, **SLOW_CPU}, days=2.0)
-    hit = run({**TINY, **SLOW_CPU, "faults.reset_rate_per_day": 48.0, "faults.reboot_s": 300.0}, days=2.0)
+    calm = run({**TINY, **SLOW_CPU}, days=1.5, fidelity="statistical")
+    hit = run({**TINY, **SLOW_CPU, "faults.reset_rate_per_day": 48.0, "faults.reboot_s": 300.0}, days=1.5)
     m, faults = hit.metrics, hit.metrics["faults"]
     assert faults["resets"] > 50 and faults["resets_during_compression"] > 0 and faults["cpu_s_lost"] > 0
     redone = [e for e in hit.events if e["recompressions"] > 0]
@@ -101,11 +101,13 @@ def test_resets_recompress_frames_that_still_verify_bit_exact():
     assert m["cpu_utilisation"] > calm.metrics["cpu_utilisation"] and conserved(m)
 
 
-UPSETS = {**TINY, "faults.storage_upsets_per_bit_day": 3e-6, "storage.raw_capacity_bytes": 1e8}
+#: A frame every 5 min (fewer frames to decode for real), upsets frequent enough to hit a few dozen packets.
+UPSETS = {**TINY, "camera.cadence_s": 300.0, "faults.storage_upsets_per_bit_day": 8e-6,
+          "storage.raw_capacity_bytes": 1e8}
 
 
 def test_corrupt_stored_packets_are_regenerated_from_kept_raw_frames():
-    result = run({**UPSETS, "storage.keep_raw_until_ack": True})
+    result = run({**UPSETS, "storage.keep_raw_until_ack": True}, days=2.0)
     m, faults = result.metrics, result.metrics["faults"]
     assert faults["corrupt_packets_sent"] > 0 and faults["packets_regenerated"] > 0
     assert m["exact"]["ground_packets_rejected"] >= faults["corrupt_packets_sent"]  # dropped by CRC-16, for real
@@ -117,7 +119,7 @@ def test_corrupt_stored_packets_are_regenerated_from_kept_raw_frames():
 
 
 def test_corrupt_stored_packets_without_raw_frames_fail_with_the_reason():
-    result = run({**UPSETS, "storage.keep_raw_until_ack": False})
+    result = run({**UPSETS, "storage.keep_raw_until_ack": False}, days=2.0)
     m, faults = result.metrics, result.metrics["faults"]
     assert m["frames"]["failed"] == {"storage_corruption": faults["frames_failed_storage_corruption"]}
     assert faults["frames_failed_storage_corruption"] > 0 and faults["packets_regenerated"] == 0
@@ -133,8 +135,8 @@ def test_a_three_day_outage_overflows_storage_and_the_policy_drops_by_reason(pol
     # 128 x 128 frames every 2 min: ~19 MB of RICE a day. Without the outage the packet store peaks at ~18.5 MB
     # (frames wait up to a day for the ACK); 25 MB cannot absorb three days without contact.
     base = {**TINY, "storage.capacity_bytes": 25e6, "storage.raw_capacity_bytes": 2e6, "storage.policy": policy}
-    calm = run(base, days=8.0, fidelity="statistical").metrics
-    cut = run({**base, "faults.outages": [{"start": "2d", "duration": "3d"}]}, days=8.0, fidelity="statistical")
+    calm = run(base, days=6.0, fidelity="statistical").metrics
+    cut = run({**base, "faults.outages": [{"start": "2d", "duration": "3d"}]}, days=6.0, fidelity="statistical")
     m = cut.metrics
     assert calm["frames"]["dropped"] == {} and calm["frames"]["skipped_captures"] == 0
     assert m["faults"]["outage_contacts_lost"] >= 8 and m["faults"]["outage_contact_s"] > 45 * 60  # ~18 min a day
