@@ -38,8 +38,6 @@ if TYPE_CHECKING:
 
 DAY_S = 86400.0
 FAILED_STORAGE = "storage_corruption"
-#: Children of the run's SeedSequence used here; sim.link uses children 0-2 of the same sequence.
-_STREAMS = range(3, 5)
 
 
 @dataclass
@@ -69,8 +67,9 @@ class Faults:
 
     def __init__(self, cfg: FaultsConfig, seed: int) -> None:
         self.cfg = cfg
-        resets, upsets = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(_STREAMS.stop)[3:])
-        self._resets, self._upsets = resets, upsets
+        # Children 3 and 4 of the run's seed sequence (sim.link draws from children 0-2 of the same sequence).
+        children = np.random.SeedSequence(seed).spawn(5)[3:]
+        self._resets, self._upsets = (np.random.default_rng(c) for c in children)
         self.outages = sorted((o["start"], o["start"] + o["duration"]) for o in cfg.outages)
         self.flips: dict[int, dict[int, set[int]]] = {}  # frame id -> part -> bit positions flipped (odd times)
         self.count = FaultCounters()

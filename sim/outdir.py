@@ -46,23 +46,27 @@ def check_writable(out: str | Path, flag: str = "--out") -> None:
 
 @contextlib.contextmanager
 def staged_dir(out: str | Path, flag: str = "--out") -> Iterator[Path]:
-    """Yield a temporary folder beside ``out``; on success its files move into ``out``, on error it vanishes.
+    """Yield a temporary folder; on success its files move into ``out``, on error it vanishes.
 
-    A new ``out`` appears by one rename (whole or not at all); into an existing folder each file is renamed in
-    place (replacing a previous run's file of the same name). Parent folders made for it are removed again if
-    the block fails.
+    A new ``out`` is built beside its final place and appears by one rename (whole or not at all); parent folders
+    made for it are removed again if the block fails. Into an existing folder, the files are staged in a hidden
+    folder inside it and each is renamed in place (replacing a previous run's file of the same name).
     """
     final = Path(out).absolute()
-    made = [p for p in [final.parent, *final.parent.parents] if not p.exists()]
+    exists = final.is_dir()
+    made = [] if exists else [p for p in [final.parent, *final.parent.parents] if not p.exists()]
     try:
-        final.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
+        if exists:
+            tmp = Path(tempfile.mkdtemp(prefix=".astroflight-tmp-", dir=final))
+        else:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
     except OSError as exc:
         _remove_empty(made)
         raise InputError(f"{flag} {out}: cannot create ({exc.strerror or exc})") from None
     try:
         yield tmp
-        if final.is_dir():
+        if exists:
             for item in sorted(tmp.iterdir()):
                 os.replace(item, final / item.name)
             tmp.rmdir()

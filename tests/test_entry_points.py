@@ -194,4 +194,5 @@ def test_outputs_appear_whole_or_not_at_all(tmp_path, monkeypatch):
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == sorted(p.name for p in written)
     (tmp_path / "run" / "notes.txt").write_text("mine\n")
     write_outputs(result, tmp_path / "run")  # into an existing folder: files replaced, others kept
-    assert (tmp_path / "run" / "notes.txt").exists() and [p.name for p in tmp_path.iterdir()] == ["run"]
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == sorted([*(p.name for p in written), "notes.txt"])
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]
