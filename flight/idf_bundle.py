@@ -111,8 +111,11 @@ def load_bundle(folder: str | Path | None = None, oracle: bool = False) -> Bundl
         raise IdfBundleError(f"{folder} is not a version-1 astroflight IDF bundle")
     spec = manifest.get("spec", {})
     for key, val in spec.items():
-        if getattr(S, key, None) != val:
-            raise IdfBundleError(f"bundle {folder} was made for {key}={val}, this codec has {getattr(S, key, None)}")
+        cur = getattr(S, key, None)
+        if (list(cur) if isinstance(cur, tuple) else cur) != val:
+            raise IdfBundleError(f"bundle {folder} was made for {key}={val}, this codec has {cur}")
+    if set(manifest.get("networks", {})) != {S.net_name(n, k) for n in range(1, S.N_NETSETS + 1) for k in S.NET_KINDS}:
+        raise IdfBundleError(f"bundle {folder} does not hold this codec's networks ({', '.join(S.NET_KINDS)})")
     nets, raw = {}, {}
     for lv in range(1, S.N_NETSETS + 1):
         for kind in S.NET_KINDS:

@@ -1,7 +1,7 @@
 """The integer definition of the IDF transform: one source of truth for flight, ground and training.
 
 Everything here is integer arithmetic on int64 numpy arrays; ``models/`` mirrors it in TensorFlow on
-integer-valued float32 (exact below 2**24) and ``tests/test_idf_codec.py`` checks the two agree.
+integer-valued float32 (exact below 2**24) and ``tests/test_idf_models.py`` checks the two agree.
 
 Rounding rule, everywhere in this file: **floor** (round toward minus infinity), written as an arithmetic
 right shift ``>>`` on two's-complement integers.  Never round-half-even, never a float.  (The int8 networks
@@ -10,26 +10,27 @@ themselves round as TFLite's reference kernels do: half away from zero inside th
 
 The transform, per tile (``X``: stored integers of any shape ``H x W >= 1 x 1``):
 
-1. ``s = noise_shift(X)`` (0..12): a robust noise estimate, so that ``value >> s`` puts the read noise at
-   about 1.5-3 int8 units whatever the instrument.  Sent in the tile header.
+1. Side information, sent in the tile header: ``s = noise_shift(X)`` (0..12), a robust noise estimate so that
+   ``value >> s`` puts the read noise at about 1.5-3 int8 units whatever the instrument; the tile's integer
+   offset ``m = tile_offset(X)`` (lower median); and per network set a scale bias ``beta`` and a mean blend
+   ``alpha`` chosen by the encoder.
 2. Levels ``l = 1, 2, ...`` while the plane has more than one pixel.  ``squeeze`` splits the plane (padded
    to even size) into the 2x2 sub-lattices ``a`` (kept), ``b``, ``c``, ``d`` (coded).  Positions of b/c/d
    that fall in the padding are *masked*: their latent is defined as 0 and never coded, so any tile shape,
    odd sizes and 1xN rows included, takes the same path (a is never padding).
-   * coupling 1 (predict): ``z2 = [b, c, d] -> z2 - (ref(a) + corr)`` where ``ref`` is the fixed integer
-     interpolation of the neighbouring ``a`` samples and ``corr = (q << s) >> 3`` comes from the int8 network
-     ``T1`` fed with companded gradients of ``a``.  Masked positions are then zeroed.
-   * coupling 2 (update): ``a -> a + ((q << s) >> 3)`` from the network ``T2`` fed with the companded
-     residuals ``b1, c1, d1``.
-   * split prior with a 3-phase context (the 2x2 sub-lattice passes): ``b1 | a2``, ``c1 | a2, b1``,
-     ``d1 | a2, b1, c1``; networks ``PB, PC, PD`` output (mean, log-scale) as int8, mapped by
-     :func:`prior_params` to a quarter-pixel mean and a CDF table index.
-   The kept ``a2`` is the next level's plane.  Levels beyond ``N_NETSETS`` reuse the last set of networks.
-3. The final 1x1 plane is the *top* latent, sent verbatim in the tile header: it plays the role of the
-   per-tile offset (every network input is a difference of pixels, so no median needs subtracting).
+   * additive coupling (z1 = a, z2 = [b, c, d]): ``z2 -> z2 - (ref(a) + corr(a))`` where ``ref`` is the
+     fixed integer interpolation of the neighbouring ``a`` samples and ``corr = (q << s) >> 3`` comes from the
+     int8 network ``T1`` fed with companded gradients of ``a``.  Masked positions are then zeroed.
+   * split prior with a 3-phase context (the 2x2 sub-lattice passes): ``b1 | a``, ``c1 | a, b1``,
+     ``d1 | a, b1, c1``; networks ``PB, PC, PD`` output (mean, log-scale) as int8, mapped by
+     :func:`prior_params` to a quarter-pixel mean and a CDF table index.  The encoder may pull each set's
+     means toward the *flat* prediction ``m - ref - corr`` (the tile offset: what is best for white noise)
+     with weight alpha/4 (:func:`blend_mean`), and shift its scales by beta.
+   The kept ``a`` is the next level's plane.  Levels beyond ``N_NETSETS`` reuse the last set of networks.
+3. The final 1x1 plane, pixel (0, 0), is the *top*, sent in the tile header.
 
 The decoder runs the same networks on the same integers: top -> coarsest level -> ... -> level 1, each
-level decoding b1, c1, d1 phase by phase, then undoing coupling 2 and coupling 1.
+level computing ``ref(a)``, ``corr(a)``, then decoding b1, c1, d1 phase by phase and undoing the coupling.
 """
 
 from __future__ import annotations
@@ -48,9 +49,12 @@ N_NETSETS = 3  # distinct network sets for levels 1, 2, >= 3
 BETA_BITS = 3  # per-tile scale-bias choice per network set
 BETA_ZERO = 3  # beta index meaning "no bias"
 BETA_STEP = 2  # table indices per beta step (a quarter octave)
-NET_KINDS = ("T1", "T2", "PB", "PC", "PD")
-NET_IN_CHANNELS = {"T1": 2, "T2": 3, "PB": 2, "PC": 3, "PD": 4}
-NET_OUT_CHANNELS = {"T1": 3, "T2": 1, "PB": 2, "PC": 2, "PD": 2}
+ALPHA_WEIGHTS = (0, 2, 3, 4)  # per-tile mean blend toward the flat prediction, in quarters
+ALPHA_CONST = len(ALPHA_WEIGHTS)  # one more choice: flat mean *and* a constant scale (no network at all)
+ALPHA_BITS = 3
+NET_KINDS = ("T1", "PB", "PC", "PD")
+NET_IN_CHANNELS = {"T1": 2, "PB": 2, "PC": 3, "PD": 4}
+NET_OUT_CHANNELS = {"T1": 3, "PB": 2, "PC": 2, "PD": 2}
 
 
 def net_name(level_set: int, kind: str) -> str:
@@ -95,14 +99,14 @@ def noise_shift(x: np.ndarray) -> int:
     return int(min(S_MAX, max(0, m.bit_length() - 2)))
 
 
-def compand(x: np.ndarray, s: int) -> np.ndarray:
+def compand(x: np.ndarray, s: int | np.ndarray) -> np.ndarray:
     """int8 network input for pixel differences ``x``: ``sign(x) * C(|x| >> s)``.
 
     ``C`` is linear below 64 and then a piecewise-linear log2 (16 steps per octave) up to 127, so values up
     to ~1000 noise units keep their order of magnitude instead of clipping.
     """
     x = np.asarray(x, dtype=np.int64)
-    m = np.abs(x) >> s
+    m = np.abs(x) >> np.asarray(s, dtype=np.int64)
     e = (m >= 128).astype(np.int64) + (m >= 256) + (m >= 512) + (m >= 1024)
     c = np.where(m < COMP_LIN, m, COMP_LIN + 16 * e + (((m >> e) - 64) >> 2))
     c = np.minimum(c, COMP_MAX)
@@ -119,38 +123,47 @@ def level_shapes(h: int, w: int) -> list[tuple[int, int]]:
 
 
 def squeeze(plane: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Split a plane into its 2x2 sub-lattices a, b, c, d (padded with 0) and the masks of real b, c, d."""
-    h, w = plane.shape
+    """Split planes ``[..., h, w]`` into 2x2 sub-lattices a, b, c, d (padded with 0) and the masks of real b, c, d.
+
+    The masks are 2-D ``(ceil(h/2), ceil(w/2))``: every plane of a batch has the same shape.
+    """
+    h, w = plane.shape[-2:]
     hh, ww = (h + 1) // 2, (w + 1) // 2
-    p = np.zeros((2 * hh, 2 * ww), dtype=np.int64)
-    p[:h, :w] = plane
+    p = np.zeros(plane.shape[:-2] + (2 * hh, 2 * ww), dtype=np.int64)
+    p[..., :h, :w] = plane
+    mb, mc, md = masks(h, w)
+    return p[..., 0::2, 0::2], p[..., 0::2, 1::2], p[..., 1::2, 0::2], p[..., 1::2, 1::2], mb, mc, md
+
+
+def masks(h: int, w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Which b, c, d positions of an h x w plane are real pixels (the rest is squeeze padding)."""
+    hh, ww = (h + 1) // 2, (w + 1) // 2
     mb = np.zeros((hh, ww), dtype=bool)
     mc = np.zeros((hh, ww), dtype=bool)
     mb[:, : w // 2] = True
     mc[: h // 2, :] = True
-    md = mb & mc
-    return p[0::2, 0::2], p[0::2, 1::2], p[1::2, 0::2], p[1::2, 1::2], mb, mc, md
+    return mb, mc, mb & mc
 
 
 def unsqueeze(a: np.ndarray, b: np.ndarray, c: np.ndarray, d: np.ndarray, h: int, w: int) -> np.ndarray:
     """Inverse of :func:`squeeze` (drops the padding)."""
-    hh, ww = a.shape
-    p = np.empty((2 * hh, 2 * ww), dtype=np.int64)
-    p[0::2, 0::2], p[0::2, 1::2], p[1::2, 0::2], p[1::2, 1::2] = a, b, c, d
-    return p[:h, :w]
+    hh, ww = a.shape[-2:]
+    p = np.empty(a.shape[:-2] + (2 * hh, 2 * ww), dtype=np.int64)
+    p[..., 0::2, 0::2], p[..., 0::2, 1::2], p[..., 1::2, 0::2], p[..., 1::2, 1::2] = a, b, c, d
+    return p[..., :h, :w]
 
 
 def right(a: np.ndarray) -> np.ndarray:
-    """Right neighbour with edge replication."""
-    return np.concatenate([a[:, 1:], a[:, -1:]], axis=1)
+    """Right neighbour with edge replication (last axis)."""
+    return np.concatenate([a[..., 1:], a[..., -1:]], axis=-1)
 
 
 def down(a: np.ndarray) -> np.ndarray:
-    """Lower neighbour with edge replication."""
-    return np.concatenate([a[1:, :], a[-1:, :]], axis=0)
+    """Lower neighbour with edge replication (second-to-last axis)."""
+    return np.concatenate([a[..., 1:, :], a[..., -1:, :]], axis=-2)
 
 
-def gradient_features(a: np.ndarray, s: int) -> list[np.ndarray]:
+def gradient_features(a: np.ndarray, s: int | np.ndarray) -> list[np.ndarray]:
     """Companded horizontal and vertical forward differences of the kept lattice."""
     return [compand(right(a) - a, s), compand(down(a) - a, s)]
 
@@ -162,31 +175,63 @@ def predict_refs(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return (a + ar) >> 1, (a + ad) >> 1, (a + ar + ad + ard) >> 2
 
 
-def translation(q: np.ndarray, s: int) -> np.ndarray:
+def translation(q: np.ndarray, s: int | np.ndarray) -> np.ndarray:
     """Pixel-unit coupling translation from an int8 output ``q`` (scale 1/8 noise unit): floor(q 2**s / 8)."""
-    return (np.asarray(q, dtype=np.int64) << s) >> OUT_FRAC_BITS
+    return (np.asarray(q, dtype=np.int64) << np.asarray(s, dtype=np.int64)) >> OUT_FRAC_BITS
 
 
 def net_input(channels: list[np.ndarray]) -> np.ndarray:
-    """Stack int8 feature maps into one NHWC batch-of-one tensor."""
-    return np.ascontiguousarray(np.stack(channels, axis=-1)[None].astype(np.int8))
+    """Stack int8 feature maps ``[N, h, w]`` (or ``[h, w]``) into one NHWC tensor."""
+    x = np.stack(channels, axis=-1).astype(np.int8)
+    return np.ascontiguousarray(x if x.ndim == 4 else x[None])
 
 
-def prior_params(q: np.ndarray, s: int, beta_bias: int) -> tuple[np.ndarray, np.ndarray]:
+def prior_params(q: np.ndarray, s: int | np.ndarray, beta_bias: int | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(mean in quarter pixels, table scale index) from a prior network's int8 output ``q[..., 0:2]``.
 
     mean4 = floor(q_mean * 2**(s+2) / 8); k = max(0, 8 s + q_logscale + K0 + beta_bias).  The logistic scale
     of index k is 2 ** ((k - K0) / 8) pixels, so q_logscale counts eighths of an octave around 2**s.
     """
     q = np.asarray(q, dtype=np.int64)
+    s = np.asarray(s, dtype=np.int64)
     mean4 = (q[..., 0] << (s + 2)) >> OUT_FRAC_BITS
     k = np.maximum(KSTEP * s + q[..., 1] + K0 + beta_bias, 0)
     return mean4, k
 
 
-def beta_bias(beta: int) -> int:
+def tile_offset(x: np.ndarray) -> int:
+    """The tile's integer offset: its lower median."""
+    v = np.asarray(x, dtype=np.int64).ravel()
+    return int(np.partition(v, (v.size - 1) // 2)[(v.size - 1) // 2])
+
+
+def flat_mean4(offset: int | np.ndarray, translation: np.ndarray) -> np.ndarray:
+    """Quarter-pixel mean of a latent if its pixel were the tile offset: 4 (m - ref - corr)."""
+    return (np.asarray(offset, dtype=np.int64) - translation) << 2
+
+
+def blend_mean(mean4: np.ndarray, flat4: np.ndarray, alpha: int | np.ndarray) -> np.ndarray:
+    """mean4 + floor(w (flat4 - mean4) / 4) with w = ALPHA_WEIGHTS[alpha] (ALPHA_CONST: w = 4)."""
+    w = np.asarray(ALPHA_WEIGHTS + (4,), dtype=np.int64)[np.asarray(alpha, dtype=np.int64)]
+    return mean4 + ((w * (flat4 - mean4)) >> 2)
+
+
+def coding_params(mean4: np.ndarray, k: np.ndarray, flat4: np.ndarray, s: int | np.ndarray,
+                  alpha: int | np.ndarray, beta: int | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(quarter-pixel mean, table index) a latent is coded with, given the tile's side information.
+
+    alpha < ALPHA_CONST blends the network mean toward the flat one and keeps the network scale; ALPHA_CONST
+    uses the flat mean and the constant scale index 8 s + K0 (white noise of the tile's level).  beta then
+    shifts the scale index by BETA_STEP (beta - BETA_ZERO)."""
+    mean4 = blend_mean(mean4, flat4, alpha)
+    const = np.asarray(alpha) == ALPHA_CONST
+    k = np.where(const, KSTEP * np.asarray(s, dtype=np.int64) + K0, k)
+    return mean4, np.maximum(k + beta_bias(beta), 0)
+
+
+def beta_bias(beta: int | np.ndarray) -> int | np.ndarray:
     """Table-index bias of a per-tile beta choice (0..2**BETA_BITS-1)."""
-    return BETA_STEP * (beta - BETA_ZERO)
+    return BETA_STEP * (np.asarray(beta, dtype=np.int64) - BETA_ZERO)
 
 
 def split_symbols(v: np.ndarray, mean4: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, ...]:
