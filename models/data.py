@@ -104,18 +104,22 @@ class CropSampler:
         self.weights = [np.array([self.planes[i].pixels.size for i in g], float) for g in self.groups]
         self.weights = [w / w.sum() for w in self.weights]
 
-    def batch(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+    def batch(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(crops shifted so pixel (0, 0) is 0, noise shifts, tile offsets), float32."""
         out = np.empty((n, self.size, self.size), np.float32)
         shifts = np.empty(n, np.float32)
+        offsets = np.empty(n, np.float32)
         for k in range(n):
             g = self.rng.integers(len(self.groups))
             p = self.planes[self.groups[g][self.rng.choice(len(self.groups[g]), p=self.weights[g])]].pixels
             y = self.rng.integers(p.shape[0] - self.size + 1)
             x = self.rng.integers(p.shape[1] - self.size + 1)
             crop = p[y:y + self.size, x:x + self.size]
-            out[k] = crop - np.int64(crop[0, 0])  # the transform is offset-equivariant; keep floats small
+            crop = crop - np.int64(crop[0, 0])  # the transform is offset-equivariant; keep floats small
+            out[k] = crop
             shifts[k] = S.noise_shift(crop)
-        return out, shifts
+            offsets[k] = S.tile_offset(crop)
+        return out, shifts, offsets
 
 
 def validation_tiles(planes: list[Plane], size: int, per_instrument: int = 96) -> dict[str, tuple[np.ndarray, ...]]:
@@ -130,7 +134,8 @@ def validation_tiles(planes: list[Plane], size: int, per_instrument: int = 96) -
     for inst, tiles in out.items():
         idx = np.linspace(0, len(tiles) - 1, min(per_instrument, len(tiles))).round().astype(int)
         sel = [tiles[i] for i in np.unique(idx)]
-        x = np.stack([t - np.int64(t[0, 0]) for t in sel]).astype(np.float32)
-        s = np.array([S.noise_shift(t) for t in sel], np.float32)
-        res[inst] = (x, s)
+        x = np.stack([t - np.int64(t[0, 0]) for t in sel])
+        s = np.array([S.noise_shift(t) for t in x], np.float32)
+        m = np.array([S.tile_offset(t) for t in x], np.float32)
+        res[inst] = (x.astype(np.float32), s, m)
     return res

@@ -114,7 +114,7 @@ def export_bundle(checkpoint: str, out: str | Path) -> dict:
     cfg = json.loads(cfg_path.read_text())
     summary_path = ckdir / "train_summary.json"
     summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
-    model = IdfModel(cfg["width"], cfg["t_width"], cfg["seed"])
+    model = IdfModel(cfg["width"], cfg["t_width"], cfg["seed"], cfg.get("ksize", 3))
     try:
         tf.train.Checkpoint(model=model).restore(prefix).expect_partial()
     except (tf.errors.OpError, ValueError) as exc:
@@ -160,18 +160,22 @@ def export_bundle(checkpoint: str, out: str | Path) -> dict:
         "version": 1,
         "spec": {k: getattr(S, k) for k in ("S_MAX", "COMP_LIN", "COMP_MAX", "OUT_FRAC_BITS", "K0", "KSTEP",
                                              "KMAX", "N_PHASE", "N_NETSETS", "BETA_BITS", "BETA_ZERO",
-                                             "BETA_STEP")},
+                                             "BETA_STEP", "ALPHA_BITS", "ALPHA_WEIGHTS", "ALPHA_CONST",
+                                             "NET_KINDS")},
         "architecture": {
-            "summary": "squeeze 2x2 -> coupling T1 (b,c,d -= interp(a) + T1(a)) -> coupling T2 "
-                       "(a += T2(b,c,d)) -> split: b|a, c|a,b, d|a,b,c coded with discretized-logistic priors "
-                       "PB, PC, PD; recurse on a until 1x1; the 1x1 top latent is sent in the tile header",
+            "summary": "per level: squeeze 2x2 -> additive coupling z2=[b,c,d] -= interp(a) + T1(a) -> split "
+                       "prior with a 3-phase context b|a, c|a,b, d|a,b,c (PB, PC, PD: discretized logistic, "
+                       "per-tile scale bias beta and mean blend alpha toward the tile offset); recurse on a until "
+                       "1x1; pixel (0,0) and the tile offset (median) are sent in the tile header",
             "levels": "ceil(log2(max(H, W))) per tile; level l uses network set min(l, N_NETSETS)",
-            "layers": "conv3x3 SAME + ReLU, conv1x1 + ReLU, conv1x1 (int8 in, int8 out)",
-            "width": cfg["width"], "t_width": cfg["t_width"],
+            "layers": f"conv{cfg.get('ksize', 3)}x{cfg.get('ksize', 3)} SAME + ReLU, conv1x1 + ReLU, conv1x1 "
+                      "(int8 in, int8 out)",
+            "width": cfg["width"], "t_width": cfg["t_width"], "ksize": cfg.get("ksize", 3),
             "permutations": {
+                "note": "fixed, not random: the kept channel must stay the (0,0) sub-lattice so that odd tile "
+                        "sizes need no padding of kept samples",
                 "squeeze": ["a=(0,0)", "b=(0,1)", "c=(1,0)", "d=(1,1)"],
-                "coupling_1": {"z1": ["a"], "z2": ["b", "c", "d"]},
-                "coupling_2": {"z1": ["b", "c", "d"], "z2": ["a"]},
+                "coupling": {"z1": ["a"], "z2": ["b", "c", "d"]},
                 "split": {"keep": ["a"], "code_in_order": ["b", "c", "d"]},
             },
             "parameters": int(sum(int(np.prod(v.shape)) for v in model.trainable_variables)),

@@ -49,14 +49,15 @@ def down(a: tf.Tensor) -> tf.Tensor:
 
 
 class ConvNet(tf.Module):
-    """conv3x3 -> ReLU -> conv1x1 -> ReLU -> conv1x1, int8 in / int8 out. Variable names are checkpoint keys."""
+    """convKxK -> ReLU -> conv1x1 -> ReLU -> conv1x1, int8 in / int8 out. Variable names are checkpoint keys."""
 
-    def __init__(self, cin: int, width: int, cout: int, seed: int, name: str) -> None:
+    def __init__(self, cin: int, width: int, cout: int, seed: int, name: str, ksize: int = 3) -> None:
         super().__init__(name=name)
         rng = np.random.default_rng(seed)
         he = lambda fan: math.sqrt(2.0 / fan)  # noqa: E731
         # Inputs are int8 units (noise ~2, structure up to 127): scale the first layer down accordingly.
-        self.w1 = tf.Variable(rng.normal(0, he(9 * cin) / 8.0, (3, 3, cin, width)).astype(np.float32), name="w1")
+        self.w1 = tf.Variable(rng.normal(0, he(ksize * ksize * cin) / 8.0, (ksize, ksize, cin, width)).astype(
+            np.float32), name="w1")
         self.b1 = tf.Variable(np.zeros(width, np.float32), name="b1")
         self.w2 = tf.Variable(rng.normal(0, he(width), (1, 1, width, width)).astype(np.float32), name="w2")
         self.b2 = tf.Variable(np.zeros(width, np.float32), name="b2")
@@ -106,61 +107,69 @@ def logistic_bits(v: tf.Tensor, mean: tf.Tensor, log2scale: tf.Tensor) -> tf.Ten
 
 
 class IdfModel(tf.Module):
-    """All networks of the IDF: N_NETSETS sets of (T1, T2, PB, PC, PD)."""
+    """All networks of the IDF: N_NETSETS sets of (T1, PB, PC, PD)."""
 
-    def __init__(self, width: int = 32, t_width: int = 16, seed: int = 0) -> None:
+    def __init__(self, width: int = 32, t_width: int = 16, seed: int = 0, ksize: int = 3) -> None:
         super().__init__(name="idf")
-        self.width, self.t_width = width, t_width
+        self.width, self.t_width, self.ksize = width, t_width, ksize
         self.nets: dict[str, ConvNet] = {}
         for n in range(1, S.N_NETSETS + 1):
             for j, kind in enumerate(S.NET_KINDS):
                 w = t_width if kind.startswith("T") else width
                 name = S.net_name(n, kind)
-                net = ConvNet(S.NET_IN_CHANNELS[kind], w, S.NET_OUT_CHANNELS[kind], seed * 1000 + 10 * n + j, name)
+                net = ConvNet(S.NET_IN_CHANNELS[kind], w, S.NET_OUT_CHANNELS[kind], seed * 1000 + 10 * n + j, name,
+                              ksize)
                 setattr(self, name, net)  # attribute name = checkpoint key
                 self.nets[name] = net
 
-    def level(self, p: tf.Tensor, s: tf.Tensor, n: int, qat: bool, update: bool,
+    def level(self, p: tf.Tensor, s: tf.Tensor, m: tf.Tensor, n: int, qat: bool, update: bool,
               trace: list | None = None) -> tuple[tf.Tensor, tf.Tensor]:
-        """One level on a batch of planes [B, H, W] (H, W even); returns (kept plane, bits per sample).
+        """One level on a batch of planes [B, H, W] (H, W even); returns (kept plane, bits [B, n_alpha]).
 
-        ``trace`` (eager use, for parity tests) receives the latents b1, c1, d1, a2 and each phase's
-        (quarter-pixel mean, table index).
+        Column j of the bits is the code length when the means are blended toward the flat prediction with
+        weight ALPHA_WEIGHTS[j] / 4.  ``trace`` (eager use, for parity tests) receives the latents and each
+        phase's (quarter-pixel mean, flat mean, table index).
         """
         s2 = tf.pow(2.0, s)[:, None, None]
         s2q = s2[..., None]
+        mm = m[:, None, None]
         a, b, c, d = p[:, 0::2, 0::2], p[:, 0::2, 1::2], p[:, 1::2, 0::2], p[:, 1::2, 1::2]
         ar, ad = right(a), down(a)
         ard = down(ar)
-        f1 = tf.stack([compand(ar - a, s2), compand(ad - a, s2)], axis=-1)
-        q1 = self.nets[S.net_name(n, "T1")](f1, qat, update)
+        g = [compand(ar - a, s2), compand(ad - a, s2)]
+        q1 = self.nets[S.net_name(n, "T1")](tf.stack(g, axis=-1), qat, update)
         corr = floor_ste(q1 * s2q / 8.0)
-        b1 = b - floor_ste((a + ar) / 2.0) - corr[..., 0]
-        c1 = c - floor_ste((a + ad) / 2.0) - corr[..., 1]
-        d1 = d - floor_ste((a + ar + ad + ard) / 4.0) - corr[..., 2]
-        cb, cc, cd = compand(b1, s2), compand(c1, s2), compand(d1, s2)
-        q2 = self.nets[S.net_name(n, "T2")](tf.stack([cb, cc, cd], axis=-1), qat, update)
-        a2 = a + floor_ste(q2[..., 0] * s2 / 8.0)
-        g = [compand(right(a2) - a2, s2), compand(down(a2) - a2, s2)]
-        bits = 0.0
-        for kind, val, extra in (("PB", b1, []), ("PC", c1, [cb]), ("PD", d1, [cb, cc])):
+        tb = floor_ste((a + ar) / 2.0) + corr[..., 0]
+        tc = floor_ste((a + ad) / 2.0) + corr[..., 1]
+        td = floor_ste((a + ar + ad + ard) / 4.0) + corr[..., 2]
+        b1, c1, d1 = b - tb, c - tc, d - td
+        cb, cc = compand(b1, s2), compand(c1, s2)
+        bits = []
+        for kind, val, t, extra in (("PB", b1, tb, []), ("PC", c1, tc, [cb]), ("PD", d1, td, [cb, cc])):
             q = self.nets[S.net_name(n, kind)](tf.stack(g + extra, axis=-1), qat, update)
-            mean = floor_ste(q[..., 0] * s2 * 4.0 / 8.0) / 4.0
+            mean4 = floor_ste(q[..., 0] * s2 * 4.0 / 8.0)
+            flat4 = 4.0 * (mm - t)
             k = tf.maximum(S.KSTEP * s[:, None, None] + q[..., 1] + S.K0, 0.0)
-            bits += tf.reduce_sum(logistic_bits(val, mean, (k - S.K0) / S.KSTEP), axis=[1, 2])
+            l2s = (k - S.K0) / S.KSTEP
+            per_alpha = []
+            for w in S.ALPHA_WEIGHTS:
+                mu4 = mean4 + floor_ste(w * (flat4 - mean4) / 4.0)
+                per_alpha.append(tf.reduce_sum(logistic_bits(val, mu4 / 4.0, l2s), axis=[1, 2]))
+            bits.append(tf.stack(per_alpha, axis=-1))
             if trace is not None:
-                trace.append({"phase": kind, "value": val, "mean4": mean * 4.0, "k": k})
+                trace.append({"phase": kind, "value": val, "mean4": mean4, "flat4": flat4, "k": k})
         if trace is not None:
-            trace.append({"b1": b1, "c1": c1, "d1": d1, "a2": a2})
-        return a2, bits
+            trace.append({"b1": b1, "c1": c1, "d1": d1, "a": a})
+        return a, bits[0] + bits[1] + bits[2]
 
-    def bits(self, x: tf.Tensor, s: tf.Tensor, qat: bool = False, update: bool = False,
+    def bits(self, x: tf.Tensor, s: tf.Tensor, m: tf.Tensor, qat: bool = False, update: bool = False,
              trace: list | None = None) -> tf.Tensor:
-        """Code length in bits per sample of a batch of square power-of-two crops (top latent excluded)."""
-        total = 0.0
+        """Code length in bits per sample of a batch of square power-of-two crops (top excluded), with the
+        per-crop, per-network-set choice of the mean blend alpha that the encoder makes."""
+        per_set = [0.0] * S.N_NETSETS
         level = 1
         while x.shape[1] > 1 or x.shape[2] > 1:
-            x, b = self.level(x, s, S.net_set(level), qat, update, trace)
-            total += b
+            x, b = self.level(x, s, m, S.net_set(level), qat, update, trace)
+            per_set[S.net_set(level) - 1] += b
             level += 1
-        return total
+        return sum(tf.reduce_min(b, axis=-1) for b in per_set if not isinstance(b, float))

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 DEFAULTS = {
-    "steps": 8000, "batch": 16, "crop": 64, "width": 32, "t_width": 16, "lr": 2e-3, "qat_frac": 0.25,
+    "steps": 4000, "batch": 16, "crop": 64, "width": 32, "t_width": 16, "ksize": 5, "lr": 2e-3, "qat_frac": 0.25,
     "seed": 0, "val_every": 1000, "ckpt_every": 250,
 }
 
@@ -35,6 +35,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--crop", type=int, default=None, help="crop size, a power of two (default 64)")
     p.add_argument("--width", type=int, default=None, help="width of the prior networks (default 32)")
     p.add_argument("--t-width", type=int, default=None, help="width of the coupling networks (default 16)")
+    p.add_argument("--ksize", type=int, default=None, help="first-layer kernel size (default 5)")
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--qat-frac", type=float, default=None, help="fraction of steps with QAT (default 0.25)")
     p.add_argument("--seed", type=int, default=None)
@@ -92,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     cfg["holdout"] = None
     if cfg_path.exists():
         cfg.update(json.loads(cfg_path.read_text()))
-    for key in ("steps", "batch", "crop", "width", "t_width", "lr", "qat_frac", "seed", "val_every", "ckpt_every"):
+    for key in ("steps", "batch", "crop", "width", "t_width", "ksize", "lr", "qat_frac", "seed", "val_every",
+                "ckpt_every"):
         v = getattr(args, key)
         if v is not None:
             cfg[key] = v
@@ -127,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         return fail(str(exc))
     vtiles = validation_tiles(ds.valid, cfg["crop"]) if ds.valid else {}
 
-    model = IdfModel(cfg["width"], cfg["t_width"], cfg["seed"])
+    model = IdfModel(cfg["width"], cfg["t_width"], cfg["seed"], cfg["ksize"])
     params = model.trainable_variables
     slots_m = [tf.Variable(tf.zeros_like(v), trainable=False) for v in params]
     slots_v = [tf.Variable(tf.zeros_like(v), trainable=False) for v in params]
@@ -148,9 +150,9 @@ def main(argv: list[str] | None = None) -> int:
 
     def make_step(qat: bool):
         @tf.function(jit_compile=True)
-        def train_step(x, s, lr, t):
+        def train_step(x, s, m, lr, t):
             with tf.GradientTape() as tape:
-                loss = tf.reduce_mean(model.bits(x, s, qat=qat, update=True)) / npix
+                loss = tf.reduce_mean(model.bits(x, s, m, qat=qat, update=True)) / npix
             grads = tape.gradient(loss, params)
             b1, b2 = 0.9, 0.999
             for p, g, m, v in zip(params, grads, slots_m, slots_v, strict=True):
@@ -165,8 +167,8 @@ def main(argv: list[str] | None = None) -> int:
 
     def make_eval(qat: bool):
         @tf.function  # no XLA: compiling this would cost more than the few validation batches it runs
-        def eval_bits(x, s):
-            return model.bits(x, s, qat=qat, update=False)
+        def eval_bits(x, s, m):
+            return model.bits(x, s, m, qat=qat, update=False)
         return eval_bits
 
     steps_fn = {False: make_step(False), True: make_step(True)}
@@ -174,8 +176,9 @@ def main(argv: list[str] | None = None) -> int:
 
     def validate(qat: bool) -> dict:
         res = {}
-        for inst, (x, s) in sorted(vtiles.items()):
-            bits = np.concatenate([eval_fn[qat](x[i:i + 32], s[i:i + 32]).numpy() for i in range(0, len(x), 32)])
+        for inst, (x, s, m) in sorted(vtiles.items()):
+            bits = np.concatenate([eval_fn[qat](x[i:i + 32], s[i:i + 32], m[i:i + 32]).numpy()
+                                   for i in range(0, len(x), 32)])
             res[inst] = float(bits.sum() / (x.shape[0] * npix))
         if res:
             res["mean"] = float(np.mean([res[k] for k in list(res)]))
@@ -190,8 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     ema = None
     while step < total:
         qat = step >= qat_start
-        x, s = sampler.batch(cfg["batch"])
-        loss = float(steps_fn[qat](tf.constant(x), tf.constant(s), tf.constant(lr_at(step), tf.float32),
+        x, s, m = sampler.batch(cfg["batch"])
+        loss = float(steps_fn[qat](tf.constant(x), tf.constant(s), tf.constant(m), tf.constant(lr_at(step), tf.float32),
                                    tf.constant(float(step + 1))))
         if not math.isfinite(loss):
             bar.newline()
