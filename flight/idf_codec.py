@@ -50,7 +50,7 @@ KIND_IDF, KIND_RICE, KIND_BAYER = 2, 3, 4
 HEADER_BYTES = 8
 CHUNK_BITS = 8
 RICE_BLOCK = 32
-SEARCH_MAX = 512
+SEARCH_MAX = 256
 _DTYPES = {8: np.dtype(np.uint8), 16: np.dtype(np.int16)}
 
 
@@ -118,10 +118,11 @@ class IdfCodec:
         i = sym - self._lo[t]
         n = self._n[t]
         inwin = (i >= 0) & (i < n)
-        c = self._costq[t, np.where(inwin, i, n)]
-        d = np.where(i >= n, i - n, -1 - i)
-        extra = np.where(inwin, 0, 7 + S.bitlen(np.maximum(d, 0) + 1) - 1)
-        return c.sum(axis=-1) + 256 * (extra.sum(axis=-1) + nb.sum(axis=-1))
+        c = self._costq[t, np.where(inwin, i, n)].sum(axis=-1) + 256 * nb.sum(axis=-1)
+        if not inwin.all():  # escapes: side bit, 6 length bits, then the distance's bits below its leading one
+            d = np.where(i >= n, i - n, -1 - i)
+            c = c + 256 * np.where(inwin, 0, 6 + S.bitlen(np.maximum(d, 0) + 1)).sum(axis=-1)
+        return c
 
     def choose_side_info(self, phases: list[T.PhaseLatents], s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per tile and network set, (alpha, beta) with the smallest code length: the best network blend at

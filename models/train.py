@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 DEFAULTS = {
-    "steps": 4000, "batch": 16, "crop": 64, "width": 32, "t_width": 16, "ksize": 5, "lr": 2e-3, "qat_frac": 0.25,
+    "steps": 2000, "batch": 16, "crop": 64, "width": 32, "t_width": 16, "ksize": 3, "lr": 2e-3, "qat_frac": 0.25,
     "seed": 0, "val_every": 1000, "ckpt_every": 250,
 }
 
@@ -35,7 +35,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--crop", type=int, default=None, help="crop size, a power of two (default 64)")
     p.add_argument("--width", type=int, default=None, help="width of the prior networks (default 32)")
     p.add_argument("--t-width", type=int, default=None, help="width of the coupling networks (default 16)")
-    p.add_argument("--ksize", type=int, default=None, help="first-layer kernel size (default 5)")
+    p.add_argument("--ksize", type=int, default=None, help="first-layer kernel size (default 3)")
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--qat-frac", type=float, default=None, help="fraction of steps with QAT (default 0.25)")
     p.add_argument("--seed", type=int, default=None)
