@@ -149,7 +149,20 @@ def build_codecs() -> dict[str, Codec]:
             lambda a: imagecodecs.jpeg2k_encode(a, level=0, reversible=True, numthreads=1),
             lambda d, like: imagecodecs.jpeg2k_decode(d, numthreads=1),
         ),
-    }
+    } | _idf_entry()
+
+
+def _idf_entry() -> dict[str, Codec]:
+    """The IDF (shipped bundle, 64x64 tiles, batched API, one thread); absent when the bundle is missing."""
+    from flight.idf_codec import IdfCodec
+
+    try:
+        idf = IdfCodec()
+    except InputError as exc:
+        print(f"idf skipped: {exc}", file=sys.stderr)
+        return {}
+    return {"idf": Codec(lambda f: f.pixels if idf.supports(f.bitpix) else None, idf.encode_plane,
+                         lambda t, like: idf.decode_plane(t, like.shape, 8 * like.itemsize))}
 
 
 def load_frames(folder: Path) -> list[Frame]:
