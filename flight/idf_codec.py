@@ -39,6 +39,7 @@ import struct
 from pathlib import Path
 
 import numpy as np
+from numba import njit
 
 from flight import idf_spec as S
 from flight import idf_transform as T
@@ -50,8 +51,56 @@ KIND_IDF, KIND_RICE, KIND_BAYER = 2, 3, 4
 HEADER_BYTES = 8
 CHUNK_BITS = 8
 RICE_BLOCK = 32
-SEARCH_MAX = 256
+SEARCH_MAX = 4096
 _DTYPES = {8: np.dtype(np.uint8), 16: np.dtype(np.int16)}
+
+
+_WEIGHTS = np.array(S.ALPHA_WEIGHTS + (4,), dtype=np.int64)
+S_KSTEP, S_K0, S_ALPHA_CONST, S_BETA_STEP, S_BETA_ZERO, S_KMAX, S_N_PHASE = (
+    S.KSTEP, S.K0, S.ALPHA_CONST, S.BETA_STEP, S.BETA_ZERO, S.KMAX, S.N_PHASE)
+
+
+@njit(cache=True, nogil=True)
+def _cost_kernel(values, mean4, k, flat4, s, alpha, beta, lo, nn, costq, weights):  # pragma: no cover - numba
+    """Per tile, the code length (1/256 bit) of ``[N, m]`` latents under side information (alpha[i], beta[i]):
+    :func:`flight.idf_spec.coding_params`, :func:`~flight.idf_spec.split_symbols` and the table costs in one
+    pass (the same integer arithmetic; only the encoder's choice depends on it)."""
+    n_t, m = values.shape
+    out = np.zeros(n_t, np.int64)
+    for i in range(n_t):
+        a, bb = alpha[i], beta[i]
+        w = weights[a]
+        acc = 0
+        for j in range(m):
+            mu = mean4[i, j] + ((w * (flat4[i, j] - mean4[i, j])) >> 2)
+            kk = S_KSTEP * s[i] + S_K0 if a == S_ALPHA_CONST else k[i, j]
+            kk += S_BETA_STEP * (bb - S_BETA_ZERO)
+            if kk < 0:
+                kk = 0
+            nb = (kk - S_KMAX + S_KSTEP - 1) >> 3
+            base = mu >> 2
+            if nb > 0:
+                sym = (values[i, j] - base + (1 << (nb - 1))) >> nb
+                t = (kk - S_KSTEP * nb) * S_N_PHASE
+                acc += 256 * nb
+            else:
+                sym = values[i, j] - base
+                t = kk * S_N_PHASE + (mu & 3)
+            q = sym - lo[t]
+            n = nn[t]
+            if q >= 0 and q < n:
+                acc += costq[t, q]
+            else:
+                d = q - n if q >= n else -1 - q
+                d += 1
+                bl = 0
+                while d > 0:
+                    d >>= 1
+                    bl += 1
+                acc += costq[t, n] + 256 * (6 + bl)
+        out[i] = acc
+    return out
+
 
 
 def _map(fn, items: list, threads: int) -> None:
@@ -113,28 +162,16 @@ class IdfCodec:
         mean4, k = S.coding_params(ph.mean4[row], ph.k[row], ph.flat4[row], s, alpha, beta)
         return S.split_symbols(ph.values[row], mean4, k)
 
-    def _cost(self, t: np.ndarray, sym: np.ndarray, nb: np.ndarray) -> np.ndarray:
-        """Code length in 1/256 bit (integer) of main symbols plus bypass bits, summed over the last axis."""
-        i = sym - self._lo[t]
-        n = self._n[t]
-        inwin = (i >= 0) & (i < n)
-        c = self._costq[t, np.where(inwin, i, n)].sum(axis=-1) + 256 * nb.sum(axis=-1)
-        if not inwin.all():  # escapes: side bit, 6 length bits, then the distance's bits below its leading one
-            d = np.where(i >= n, i - n, -1 - i)
-            c = c + 256 * np.where(inwin, 0, 6 + S.bitlen(np.maximum(d, 0) + 1)).sum(axis=-1)
-        return c
-
     def choose_side_info(self, phases: list[T.PhaseLatents], s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per tile and network set, (alpha, beta) with the smallest code length: the best network blend at
         beta = 0 then its best beta, against the constant model (ALPHA_CONST) at its best beta (ties: the
         earlier candidate).  ``phases`` hold ``[N, m]`` arrays; returns two ``[N, 3]``.
 
-        Code lengths are measured on at most SEARCH_MAX latents per set (a fixed stride), which keeps the
-        20-candidate search cheap onboard; the choice is sent, so it cannot affect decodability."""
+        Code lengths come from one compiled pass per candidate (``_cost_kernel``) over at most SEARCH_MAX
+        latents per set (a fixed stride beyond that); the choice is sent, so it cannot affect decodability."""
         n_tiles = phases[0].values.shape[0] if phases else 1
         alphas = np.zeros((n_tiles, S.N_NETSETS), dtype=np.int64)
         betas = np.full((n_tiles, S.N_NETSETS), S.BETA_ZERO, dtype=np.int64)
-        sc = np.asarray(s, dtype=np.int64)[:, None]
         rows = np.arange(n_tiles)
         for n in range(1, S.N_NETSETS + 1):
             sel = [ph for ph in phases if ph.netset == n]
@@ -146,11 +183,16 @@ class IdfCodec:
             if step > 1:
                 ph = T.PhaseLatents(0, n, *(getattr(ph, f)[..., ::step] for f in ("values", "mean4", "k", "flat4")))
 
-            def cost(alpha, beta, ph=ph):
-                return self._cost(*self._symbols(ph, sc, alpha, beta)[:3])
+            arrays = [np.ascontiguousarray(getattr(ph, f), dtype=np.int64) for f in ("values", "mean4", "k", "flat4")]
+            s_arr = np.ascontiguousarray(s, dtype=np.int64)
+
+            def cost(alpha, beta, arrays=arrays, s_arr=s_arr):
+                al = np.broadcast_to(np.asarray(alpha, np.int64), (n_tiles,)).copy()
+                be = np.broadcast_to(np.asarray(beta, np.int64), (n_tiles,)).copy()
+                return _cost_kernel(*arrays, s_arr, al, be, self._lo, self._n, self._costq, _WEIGHTS)
 
             blend = np.argmin(np.stack([cost(a, S.BETA_ZERO) for a in range(S.ALPHA_CONST)], -1), axis=-1)
-            c_blend = np.stack([cost(blend[:, None], b) for b in range(1 << S.BETA_BITS)], -1)
+            c_blend = np.stack([cost(blend, b) for b in range(1 << S.BETA_BITS)], -1)
             c_const = np.stack([cost(S.ALPHA_CONST, b) for b in range(1 << S.BETA_BITS)], -1)
             b_blend, b_const = np.argmin(c_blend, axis=-1), np.argmin(c_const, axis=-1)
             use_const = c_const[rows, b_const] < c_blend[rows, b_blend]
