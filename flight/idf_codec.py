@@ -276,7 +276,7 @@ class IdfCodec:
     def encode_tile(self, tile: np.ndarray) -> bytes:
         return self.encode_tiles([tile])[0]
 
-    def encode_tiles(self, tiles: list[np.ndarray], chunk: int = 64, threads: int = 1) -> list[bytes]:
+    def encode_tiles(self, tiles: list[np.ndarray], chunk: int = 32, threads: int = 1) -> list[bytes]:
         """Encode many tiles (same-shape tiles share network calls); entry i equals ``encode_tile(tiles[i])``."""
         tiles = [np.asarray(t) for t in tiles]
         for t in tiles:
@@ -434,7 +434,7 @@ class IdfCodec:
             raise out
         return out
 
-    def decode_tiles(self, payloads: list[bytes], shapes: list[tuple[int, int]], bitpix: int, chunk: int = 64,
+    def decode_tiles(self, payloads: list[bytes], shapes: list[tuple[int, int]], bitpix: int, chunk: int = 32,
                      threads: int = 1) -> list:
         """Decode many tiles with batched network calls (``chunk`` tiles per call, over ``threads`` threads).
         Returns, per tile, the array or the :class:`FormatError` that tile raised (a bad tile never costs its
