@@ -218,18 +218,20 @@ class Reassembler:
         pixels = np.zeros((header.rows, header.cols), dtype=dtype)
         mask = np.zeros((header.rows, header.cols), dtype=bool)
         done: list[int] = []  # tiles decoded and CRC-checked
+        items = {}
         for index in sorted(item - 1 for item in state.item_length if item >= 1):  # only tiles that sent data
             item = _assemble(state, index + 1, header.max_item_length(index))
-            if item is None:
-                continue
-            rs, cs = header.tile_slices(index)
-            tile = _decode_tile(item, codec, header, index)
+            if item is not None:
+                items[index] = item
+        for index, tile in _decode_tiles(items, codec, header).items():
             if tile is None:
                 res.corrupt_tiles.append(index)
                 continue
+            rs, cs = header.tile_slices(index)
             pixels[rs, cs] = tile
             mask[rs, cs] = True
             done.append(index)
+        res.corrupt_tiles.sort()
         res.pixels, res.mask = pixels, mask
         res.missing_tiles, res.missing_tiles_count = _gaps(sorted(done + res.corrupt_tiles), header.n_tiles)
         if res.missing_tiles_count and not n_missing:  # nothing left to wait for: the tile data are inconsistent
@@ -280,20 +282,51 @@ def _assemble(state: _FrameState, item: int, limit: int | None = None) -> bytes 
     return b"".join(out) if pos == length else None
 
 
-def _decode_tile(item: bytes, codec: TileCodec, header: FrameHeader, index: int) -> np.ndarray | None:
-    """Decoded tile if it decodes and its CRC-32 matches, else None."""
-    shape = header.tile_shape(index)
-    try:
-        codec_id, crc, payload = unpack_tile(item)
+def _decode_tiles(items: dict[int, bytes], codec: TileCodec, header: FrameHeader) -> dict[int, np.ndarray | None]:
+    """Each complete tile item decoded and CRC-checked, or None when it fails (a bad tile costs only itself).
+
+    Tiles coded by the frame's codec go through its batched ``decode_tiles`` when it has one (IDF: shared network
+    calls), else one by one; raw-escaped tiles are copied.
+    """
+    out: dict[int, np.ndarray | None] = {}
+    coded: dict[int, tuple[int, bytes]] = {}
+    for index, item in items.items():
+        try:
+            codec_id, crc, payload = unpack_tile(item)
+        except FormatError:
+            out[index] = None
+            continue
         if codec_id == CODEC_RAW:
-            tile = RawCodec().decode_tile(payload, shape, header.bitpix)
+            out[index] = _checked(lambda p=payload, i=index: RawCodec().decode_tile(p, header.tile_shape(i),
+                                                                                   header.bitpix), crc, header, index)
         elif codec_id == header.codec_id:
-            tile = codec.decode_tile(payload, shape, header.bitpix)
+            coded[index] = (crc, payload)
         else:
-            return None
+            out[index] = None
+    if coded and hasattr(codec, "decode_tiles"):
+        order = list(coded)
+        try:
+            tiles = codec.decode_tiles([coded[i][1] for i in order], [header.tile_shape(i) for i in order],
+                                       header.bitpix)
+        except (FormatError, ValueError):
+            tiles = [None] * len(order)
+        for index, tile in zip(order, tiles, strict=True):
+            bad = tile is None or isinstance(tile, Exception)
+            out[index] = None if bad else _checked(lambda t=tile: t, coded[index][0], header, index)
+    else:
+        for index, (crc, payload) in coded.items():
+            out[index] = _checked(lambda p=payload, i=index: codec.decode_tile(p, header.tile_shape(i),
+                                                                               header.bitpix), crc, header, index)
+    return out
+
+
+def _checked(decode: Callable[[], np.ndarray], crc: int, header: FrameHeader, index: int) -> np.ndarray | None:
+    """The decoded tile if decoding succeeds, its shape is right and its CRC-32 matches, else None."""
+    try:
+        tile = decode()
     except (FormatError, ValueError):
         return None
-    if tile.shape != shape or tile_crc32(tile) != crc:
+    if tile.shape != header.tile_shape(index) or tile_crc32(tile) != crc:
         return None
     return tile
 

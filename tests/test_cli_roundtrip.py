@@ -55,15 +55,20 @@ def _round_trip(files, codec, tmp_path, tile=None):
 
 
 @needs_shared
-@pytest.mark.parametrize("codec", ["raw", "rice"])
+@pytest.mark.parametrize("codec", ["raw", "rice", "idf"])
 def test_every_shared_integer_frame_round_trips(codec, tmp_path):
     files = shared_fits_files("int")
     summary = _round_trip(files, codec, tmp_path)
-    if codec == "rice":
+    if codec in ("rice", "idf"):
         assert summary["total"]["ratio"] > 1.5
+    if codec == "idf":  # 32-bit frames fall back to RICE, and say so
+        notes = {f["name"]: f.get("note", "") for f in summary["frames"]}
+        assert all(("rice" in notes[f["name"]]) == (f["dtype"] == "int32") for f in summary["frames"])
 
 
-@pytest.mark.parametrize("codec,tile", [("raw", None), ("rice", None), ("rice", "7x13")])
+@pytest.mark.parametrize(
+    "codec,tile", [("raw", None), ("rice", None), ("rice", "7x13"), ("idf", None), ("idf", "33x17")]
+)
 def test_repo_crops_round_trip(codec, tile, tmp_path):
     files = repo_fits_files()
     if not files:
