@@ -66,17 +66,33 @@ class MemoEncoder:
         return getattr(self.codec, name)
 
     def encode_tile(self, tile: np.ndarray) -> bytes:
-        key = (tile.dtype.str, tile.shape, np.ascontiguousarray(tile).tobytes())
-        payload = self.memo.get(key)
-        if payload is not None:
-            self.hits += 1
-            return payload
-        payload = self.codec.encode_tile(tile)
-        self.encodes += 1
-        if self.held_bytes + len(key[2]) + len(payload) <= MEMO_LIMIT_BYTES:
-            self.memo[key] = payload
-            self.held_bytes += len(key[2]) + len(payload)
-        return payload
+        return self.encode_tiles([tile])[0]
+
+    def encode_tiles(self, tiles: list[np.ndarray]) -> list[bytes]:
+        """Payloads from the memo where the pixels were seen; the rest coded in one batch (the codec's own
+        ``encode_tiles`` when it has one, so IDF keeps its batched network calls)."""
+        keys = [(t.dtype.str, t.shape, np.ascontiguousarray(t).tobytes()) for t in tiles]
+        first: dict[tuple, int] = {}  # each distinct unseen tile is coded once, even if repeated in this batch
+        for i, key in enumerate(keys):
+            if key not in self.memo:
+                first.setdefault(key, i)
+        todo = list(first.values())
+        if todo:
+            if hasattr(self.codec, "encode_tiles"):
+                fresh = self.codec.encode_tiles([tiles[i] for i in todo])
+            else:
+                fresh = [self.codec.encode_tile(tiles[i]) for i in todo]
+            new = {keys[i]: payload for i, payload in zip(todo, fresh, strict=True)}
+            self.encodes += len(todo)
+        else:
+            new = {}
+        self.hits += len(tiles) - len(todo)
+        out = [new[k] if k in new else self.memo[k] for k in keys]
+        for key, payload in new.items():
+            if self.held_bytes + len(key[2]) + len(payload) <= MEMO_LIMIT_BYTES:
+                self.memo[key] = payload
+                self.held_bytes += len(key[2]) + len(payload)
+        return out
 
 
 @functools.cache

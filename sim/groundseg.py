@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from flight.codecs import TileCodec
+from flight.errors import FormatError
 from ground.reassembly import VERIFIED, Reassembler
 from sim.uplink import Report
 
@@ -40,17 +41,44 @@ class MemoDecoder:
         return getattr(self.codec, name)
 
     def decode_tile(self, payload: bytes, shape: tuple[int, int], bitpix: int) -> np.ndarray:
-        key = (bytes(payload), tuple(shape), bitpix)
-        tile = self.memo.get(key)
-        if tile is not None:
-            self.hits += 1
-            return tile.copy()
-        tile = self.codec.decode_tile(payload, shape, bitpix)
-        self.decodes += 1
-        if self.held_bytes + tile.nbytes <= MEMO_LIMIT_BYTES:
-            self.memo[key] = tile.copy()
-            self.held_bytes += tile.nbytes + len(key[0])
+        tile = self.decode_tiles([payload], [shape], bitpix)[0]
+        if isinstance(tile, Exception):
+            raise tile
         return tile
+
+    def decode_tiles(self, payloads: list[bytes], shapes: list[tuple[int, int]], bitpix: int) -> list:
+        """Tiles from the memo where the payload was seen; the rest decoded in one batch (the codec's own
+        ``decode_tiles`` when it has one). Per tile: the array, or the exception that tile raised."""
+        keys = [(bytes(p), tuple(int(v) for v in s), bitpix) for p, s in zip(payloads, shapes, strict=True)]
+        first: dict[tuple, int] = {}  # each distinct unseen payload is decoded once, even if repeated here
+        for i, key in enumerate(keys):
+            if key not in self.memo:
+                first.setdefault(key, i)
+        todo = list(first.values())
+        new: dict[tuple, object] = {}
+        if todo:
+            if hasattr(self.codec, "decode_tiles"):
+                fresh = self.codec.decode_tiles([payloads[i] for i in todo], [keys[i][1] for i in todo], bitpix)
+            else:
+                fresh = []
+                for i in todo:
+                    try:
+                        fresh.append(self.codec.decode_tile(payloads[i], keys[i][1], bitpix))
+                    except (FormatError, ValueError) as exc:
+                        fresh.append(exc)
+            new = {keys[i]: tile for i, tile in zip(todo, fresh, strict=True)}
+            self.decodes += len(todo)
+        self.hits += len(keys) - len(todo)
+        out: list = []
+        for key in keys:
+            tile = self.memo.get(key)
+            tile = new[key] if tile is None else tile
+            out.append(tile if isinstance(tile, Exception) else tile.copy())
+        for key, tile in new.items():
+            if not isinstance(tile, Exception) and self.held_bytes + tile.nbytes <= MEMO_LIMIT_BYTES:
+                self.memo[key] = tile.copy()
+                self.held_bytes += tile.nbytes + len(key[0])
+        return out
 
 
 class MemoReassembler(Reassembler):
