@@ -36,6 +36,7 @@ from flight.encoder import EncodedFrame, encode_frame
 from flight.packets import APID_FRAME_HEADER, APID_TILE_DATA, Packetizer
 from sim import cache
 from sim.frames import FrameSource
+from sim.memo import BatchMemo
 from sim.records import FrameRecord
 from sim.scenario import CodecConfig
 
@@ -57,13 +58,18 @@ class MemoEncoder:
 
     def __init__(self, codec: TileCodec) -> None:
         self.codec = codec
-        self.memo: dict[tuple[str, tuple[int, ...], bytes], bytes] = {}
-        self.held_bytes = 0
-        self.encodes = 0
-        self.hits = 0
+        self.memo = BatchMemo(MEMO_LIMIT_BYTES)
 
     def __getattr__(self, name: str):
         return getattr(self.codec, name)
+
+    @property
+    def encodes(self) -> int:
+        return self.memo.computed
+
+    @property
+    def hits(self) -> int:
+        return self.memo.hits
 
     def encode_tile(self, tile: np.ndarray) -> bytes:
         return self.encode_tiles([tile])[0]
@@ -71,28 +77,14 @@ class MemoEncoder:
     def encode_tiles(self, tiles: list[np.ndarray]) -> list[bytes]:
         """Payloads from the memo where the pixels were seen; the rest coded in one batch (the codec's own
         ``encode_tiles`` when it has one, so IDF keeps its batched network calls)."""
-        keys = [(t.dtype.str, t.shape, np.ascontiguousarray(t).tobytes()) for t in tiles]
-        first: dict[tuple, int] = {}  # each distinct unseen tile is coded once, even if repeated in this batch
-        for i, key in enumerate(keys):
-            if key not in self.memo:
-                first.setdefault(key, i)
-        todo = list(first.values())
-        if todo:
+
+        def compute(todo: list[int]) -> list[bytes]:
             if hasattr(self.codec, "encode_tiles"):
-                fresh = self.codec.encode_tiles([tiles[i] for i in todo])
-            else:
-                fresh = [self.codec.encode_tile(tiles[i]) for i in todo]
-            new = {keys[i]: payload for i, payload in zip(todo, fresh, strict=True)}
-            self.encodes += len(todo)
-        else:
-            new = {}
-        self.hits += len(tiles) - len(todo)
-        out = [new[k] if k in new else self.memo[k] for k in keys]
-        for key, payload in new.items():
-            if self.held_bytes + len(key[2]) + len(payload) <= MEMO_LIMIT_BYTES:
-                self.memo[key] = payload
-                self.held_bytes += len(key[2]) + len(payload)
-        return out
+                return self.codec.encode_tiles([tiles[i] for i in todo])
+            return [self.codec.encode_tile(tiles[i]) for i in todo]
+
+        keys = [(t.dtype.str, t.shape, np.ascontiguousarray(t).tobytes()) for t in tiles]
+        return self.memo.get_many(keys, compute, lambda key, payload: len(key[2]) + len(payload))
 
 
 @functools.cache

@@ -22,6 +22,7 @@ import numpy as np
 from flight.codecs import TileCodec
 from flight.errors import FormatError
 from ground.reassembly import VERIFIED, Reassembler
+from sim.memo import BatchMemo
 from sim.uplink import Report
 
 MEMO_LIMIT_BYTES = 256 << 20  # decoded pixels kept; beyond this the memo stops growing
@@ -32,13 +33,18 @@ class MemoDecoder:
 
     def __init__(self, codec: TileCodec) -> None:
         self.codec = codec
-        self.memo: dict[tuple[bytes, tuple[int, int], int], np.ndarray] = {}
-        self.held_bytes = 0
-        self.decodes = 0
-        self.hits = 0
+        self.memo = BatchMemo(MEMO_LIMIT_BYTES)
 
     def __getattr__(self, name: str):
         return getattr(self.codec, name)
+
+    @property
+    def decodes(self) -> int:
+        return self.memo.computed
+
+    @property
+    def hits(self) -> int:
+        return self.memo.hits
 
     def decode_tile(self, payload: bytes, shape: tuple[int, int], bitpix: int) -> np.ndarray:
         tile = self.decode_tiles([payload], [shape], bitpix)[0]
@@ -48,37 +54,25 @@ class MemoDecoder:
 
     def decode_tiles(self, payloads: list[bytes], shapes: list[tuple[int, int]], bitpix: int) -> list:
         """Tiles from the memo where the payload was seen; the rest decoded in one batch (the codec's own
-        ``decode_tiles`` when it has one). Per tile: the array, or the exception that tile raised."""
+        ``decode_tiles`` when it has one). Per tile: a fresh array, or the exception that tile raised."""
         keys = [(bytes(p), tuple(int(v) for v in s), bitpix) for p, s in zip(payloads, shapes, strict=True)]
-        first: dict[tuple, int] = {}  # each distinct unseen payload is decoded once, even if repeated here
-        for i, key in enumerate(keys):
-            if key not in self.memo:
-                first.setdefault(key, i)
-        todo = list(first.values())
-        new: dict[tuple, object] = {}
-        if todo:
+
+        def compute(todo: list[int]) -> list:
             if hasattr(self.codec, "decode_tiles"):
-                fresh = self.codec.decode_tiles([payloads[i] for i in todo], [keys[i][1] for i in todo], bitpix)
-            else:
-                fresh = []
-                for i in todo:
-                    try:
-                        fresh.append(self.codec.decode_tile(payloads[i], keys[i][1], bitpix))
-                    except (FormatError, ValueError) as exc:
-                        fresh.append(exc)
-            new = {keys[i]: tile for i, tile in zip(todo, fresh, strict=True)}
-            self.decodes += len(todo)
-        self.hits += len(keys) - len(todo)
-        out: list = []
-        for key in keys:
-            tile = self.memo.get(key)
-            tile = new[key] if tile is None else tile
-            out.append(tile if isinstance(tile, Exception) else tile.copy())
-        for key, tile in new.items():
-            if not isinstance(tile, Exception) and self.held_bytes + tile.nbytes <= MEMO_LIMIT_BYTES:
-                self.memo[key] = tile.copy()
-                self.held_bytes += tile.nbytes + len(key[0])
-        return out
+                return self.codec.decode_tiles([payloads[i] for i in todo], [keys[i][1] for i in todo], bitpix)
+            out = []
+            for i in todo:
+                try:
+                    out.append(self.codec.decode_tile(payloads[i], keys[i][1], bitpix))
+                except (FormatError, ValueError) as exc:
+                    out.append(exc)
+            return out
+
+        def size(key: tuple, tile) -> int | None:
+            return None if isinstance(tile, Exception) else tile.nbytes + len(key[0])
+
+        tiles = self.memo.get_many(keys, compute, size)
+        return [t if isinstance(t, Exception) else t.copy() for t in tiles]  # callers may write into them
 
 
 class MemoReassembler(Reassembler):
