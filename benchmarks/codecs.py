@@ -154,7 +154,7 @@ def build_codecs() -> dict[str, Codec]:
 
 def _idf_entry() -> dict[str, Codec]:
     """The IDF (shipped bundle, 64x64 tiles, batched API, one thread); absent when the bundle is missing."""
-    from flight.idf_codec import IdfCodec
+    from flight.idf.codec import IdfCodec
 
     try:
         idf = IdfCodec()

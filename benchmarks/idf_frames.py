@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from flight.errors import InputError
     from flight.fits_input import read_fits_frames
-    from flight.idf_codec import IdfCodec
+    from flight.idf.codec import IdfCodec
     from models.data import instrument_of
 
     codec = IdfCodec(args.model)
