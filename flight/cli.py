@@ -31,7 +31,7 @@ def parse_tile(text: str) -> tuple[int, int]:
 
 
 def run_cli(prog: str, main: Callable[[], int]) -> None:
-    """Run ``main`` and exit with its code; our errors (AstroflightError) and unreadable/unwritable files become one line, exit 2."""
+    """Run ``main`` and exit with its code; AstroflightError and unreadable/unwritable files: one line, exit 2."""
     try:
         code = main()
     except AstroflightError as exc:
