@@ -40,7 +40,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(REPO))
 
-from flight.errors import InputError  # noqa: E402
+from flight.errors import InputError, ModelError  # noqa: E402
 from flight.fits_input import read_fits_frames  # noqa: E402
 from flight.frame import Frame  # noqa: E402
 from flight.rice import rice_decode, rice_decode_tiles, rice_encode, rice_encode_tiles  # noqa: E402
@@ -154,15 +154,16 @@ def build_codecs() -> dict[str, Codec]:
 
 def _idf_entry() -> dict[str, Codec]:
     """The IDF (shipped bundle, 64x64 tiles, batched API, one thread); absent when the bundle is missing."""
-    from flight.idf_codec import IdfCodec
+    from benchmarks.idf_frames import decode_plane, encode_plane
+    from flight.idf.codec import IdfCodec
 
     try:
         idf = IdfCodec()
-    except InputError as exc:
+    except ModelError as exc:
         print(f"idf skipped: {exc}", file=sys.stderr)
         return {}
-    return {"idf": Codec(lambda f: f.pixels if idf.supports(f.bitpix) else None, idf.encode_plane,
-                         lambda t, like: idf.decode_plane(t, like.shape, 8 * like.itemsize))}
+    return {"idf": Codec(lambda f: f.pixels if idf.supports(f.bitpix) else None, lambda a: encode_plane(idf, a),
+                         lambda t, like: decode_plane(idf, t, like.shape, 8 * like.itemsize))}
 
 
 def load_frames(folder: Path) -> list[Frame]:

@@ -2,7 +2,7 @@
 
     python -m benchmarks.idf_frames [--data DIR] [--model BUNDLE] [--tile 64] [--only g0,s0] [--json OUT]
 
-Every integer 8/16-bit plane is cut into tiles, coded with the batched IDF API (``IdfCodec.encode_plane``,
+Every integer 8/16-bit plane is cut into tiles, coded with the batched IDF API (:func:`encode_plane`,
 which gives exactly the per-tile payloads ``encode_tile`` would) and decoded; the script fails loudly if the
 plane differs.  IDF bits count every tile item as the container stores it (tile codec id, CRC-32, then the
 payload or the raw tile if that is smaller), not the frame header (FITS cards).  RICE is
@@ -36,12 +36,31 @@ def classical_bpp(p: np.ndarray) -> dict[str, float]:
     return out
 
 
-def idf_frame(frame, codec, tile: int, threads: int) -> dict[str, float]:
+def encode_plane(codec, plane: np.ndarray, tile: tuple[int, int] = (64, 64)) -> list[bytes]:
+    """Payloads of every tile of a plane (row-major grid, edge tiles smaller, as in the container)."""
+    th, tw = tile
+    tiles = [plane[r:r + th, c:c + tw] for r in range(0, plane.shape[0], th) for c in range(0, plane.shape[1], tw)]
+    return codec.encode_tiles(tiles)
+
+
+def decode_plane(codec, payloads: list[bytes], shape: tuple[int, int], bitpix: int,
+                 tile: tuple[int, int] = (64, 64)) -> np.ndarray:
+    """Inverse of :func:`encode_plane`; raises the first bad tile's FormatError."""
+    th, tw = tile
+    grid = [(r, c) for r in range(0, shape[0], th) for c in range(0, shape[1], tw)]
+    shapes = [(min(th, shape[0] - r), min(tw, shape[1] - c)) for r, c in grid]
+    out = np.empty(shape, {8: np.uint8, 16: np.int16}[bitpix])
+    for (r, c), (h, w), res in zip(grid, shapes, codec.decode_tiles(payloads, shapes, bitpix), strict=True):
+        out[r:r + h, c:c + w] = res.unwrap()
+    return out
+
+
+def idf_frame(frame, codec, tile: int) -> dict[str, float]:
     """Code a plane with the batched codec API (what the container stores per tile: payload, or the raw tile
     when the payload is not smaller, plus 5 bytes of tile codec id and CRC-32), decode it, check it."""
     p = frame.pixels
     t0 = time.perf_counter()
-    payloads = codec.encode_plane(p, (tile, tile), threads)
+    payloads = encode_plane(codec, p, (tile, tile))
     enc_s = time.perf_counter() - t0
     grid = [(r, c) for r in range(0, p.shape[0], tile) for c in range(0, p.shape[1], tile)]
     raw_sizes = [p[r:r + tile, c:c + tile].nbytes for r, c in grid]
@@ -49,7 +68,7 @@ def idf_frame(frame, codec, tile: int, threads: int) -> dict[str, float]:
     escaped = sum(len(pl) >= raw for pl, raw in zip(payloads, raw_sizes, strict=True))
     kinds = [pl[0] >> 4 for pl in payloads]
     t0 = time.perf_counter()
-    back = codec.decode_plane(payloads, p.shape, frame.bitpix, (tile, tile), threads)
+    back = decode_plane(codec, payloads, p.shape, frame.bitpix, (tile, tile))
     dec_s = time.perf_counter() - t0
     if not np.array_equal(back, p):
         raise SystemExit(f"MISMATCH in {frame.name}")
@@ -71,11 +90,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from flight.errors import InputError
     from flight.fits_input import read_fits_frames
-    from flight.idf_codec import IdfCodec
+    from flight.idf.codec import IdfCodec
     from models.data import instrument_of
 
-    codec = IdfCodec(args.model)
-    held = set(codec.bundle.manifest.get("training", {}).get("config", {}).get("holdout", []))
+    codec = IdfCodec(args.model, threads=args.threads)
+    held = set(codec.bundle.manifest.training.get("config", {}).get("holdout", []))
     prefixes = [s for s in args.only.split(",") if s]
     rows = []
     hdr = (f"{'frame':44s} {'rice':>6s} {'jls':>6s} {'jxl7':>6s} {'jxl9':>6s} {'idf':>6s} {'ratio':>6s} "
@@ -93,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             row = {"frame": fr.name, "instrument": instrument_of(f.stem), "pixels": int(fr.pixels.size)}
             row.update(classical_bpp(fr.pixels))
-            row.update(idf_frame(fr, codec, args.tile, args.threads))
+            row.update(idf_frame(fr, codec, args.tile))
             row["held_out"] = row["instrument"] in held
             rows.append(row)
             mark = "*" if row["held_out"] else " "

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from flight.codecs import get_codec
+from flight.codecs.registry import get_codec
 from flight.errors import InputError
 from sim.engine import run_simulation
 from sim.scenario import load_scenario

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from flight.errors import InputError
+from flight.errors import AstroflightError
 
 EXIT_OK, EXIT_NOT_ALL_VERIFIED, EXIT_USAGE = 0, 1, 2
 
@@ -31,10 +31,10 @@ def parse_tile(text: str) -> tuple[int, int]:
 
 
 def run_cli(prog: str, main: Callable[[], int]) -> None:
-    """Run ``main`` and exit with its code; InputError and unreadable/unwritable files become one line, exit 2."""
+    """Run ``main`` and exit with its code; AstroflightError and unreadable/unwritable files: one line, exit 2."""
     try:
         code = main()
-    except InputError as exc:
+    except AstroflightError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         code = EXIT_USAGE
     except KeyboardInterrupt:

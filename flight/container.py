@@ -10,15 +10,11 @@ import math
 import struct
 from dataclasses import dataclass
 
+from flight.codecs.registry import CODEC_NAMES
 from flight.errors import FormatError
 
 MAGIC = b"AFRM"
 VERSION = 1
-
-CODEC_RAW = 0
-CODEC_RICE = 1
-CODEC_IDF = 2
-CODEC_NAMES = {CODEC_RAW: "raw", CODEC_RICE: "rice", CODEC_IDF: "idf"}
 
 # Limits the ground enforces before it allocates (docs/formats.md, "Limits").
 MAX_SIDE = 65536
@@ -189,15 +185,9 @@ def _safe_name(name: str) -> bool:
     return bool(name) and "/" not in name and "\\" not in name and not name.startswith(".") and name.isprintable()
 
 
-def default_tile_shape(rows: int, cols: int, tile: tuple[int, int] | None) -> tuple[int, int]:
-    """The tile shape actually used: the user's (clipped to the plane) or one row, like fpack."""
-    if tile is None:
-        return 1, cols
-    return min(tile[0], rows), min(tile[1], cols)
-
-
 def pack_tile(codec_id: int, crc32: int, payload: bytes) -> bytes:
-    """Tile item: codec id actually used (frame codec or 0 = raw escape), CRC-32 of pixels, payload."""
+    """Tile item: codec id actually used (the frame's codec, or ``RawCodec.codec_id`` = 0 for the raw escape),
+    CRC-32 of pixels, payload."""
     return TILE_HEADER.pack(codec_id, crc32) + payload
 
 

@@ -11,7 +11,7 @@ import json
 import sys
 
 from flight.cli import OneLineParser, parse_tile, run_cli
-from flight.codecs import CODEC_CHOICES, get_codec
+from flight.codecs.registry import CODEC_CHOICES, get_codec
 from flight.encoder import encode_frame
 from flight.errors import InputError
 from flight.fileio import atomic_output

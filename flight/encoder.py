@@ -6,9 +6,13 @@ import time
 from dataclasses import dataclass, field, replace
 
 from flight.checksums import frame_digest, tile_crc32
-from flight.codecs import RawCodec, RiceCodec, TileCodec
-from flight.container import CODEC_RAW, FrameHeader, default_tile_shape, pack_tile
+from flight.codecs.base import OpCounts, TileCodec
+from flight.codecs.raw import RawCodec
+from flight.codecs.rice import RiceCodec
+from flight.container import FrameHeader, pack_tile
 from flight.frame import Frame
+
+RAW_ID = RawCodec.codec_id  # the container's per-tile escape
 
 
 @dataclass
@@ -26,7 +30,7 @@ class EncodedFrame:
     bitpix: int
     escaped_tiles: int = 0
     note: str = ""
-    ops: dict = field(default_factory=dict)
+    ops: OpCounts = field(default_factory=OpCounts)
 
     @property
     def coded_bytes(self) -> int:
@@ -50,16 +54,20 @@ def encode_frame(
 ) -> EncodedFrame:
     """Code ``frame`` with ``codec`` tile by tile; each tile falls back to raw if coding would expand it.
 
-    A codec that cannot take this BITPIX (IDF on 32-bit data) is replaced by RICE for the frame, and the
-    reason is recorded in ``note`` (never fail a frame onboard for want of a codec).
+    ``tile_shape`` (rows, cols) is clipped to the plane; None takes ``codec.default_tile_shape``. A codec that
+    cannot take this BITPIX (IDF on 32-bit data) is replaced by RICE for the frame (on the requested codec's
+    tiles), and the reason is recorded in ``note`` (never fail a frame onboard for want of a codec).
     """
     t0 = time.perf_counter()
     note = ""
+    rows, cols = frame.pixels.shape
+    if tile_shape is None:
+        trows, tcols = codec.default_tile_shape(rows, cols)
+    else:
+        trows, tcols = min(tile_shape[0], rows), min(tile_shape[1], cols)
     if not codec.supports(frame.bitpix):
         note = f"{codec.name} does not support BITPIX {frame.bitpix}; frame coded with rice"
         codec = RiceCodec()
-    rows, cols = frame.pixels.shape
-    trows, tcols = default_tile_shape(rows, cols, tile_shape)
     header = FrameHeader(
         frame_id=frame_id & 0xFFFFFFFF, bitpix=frame.bitpix, rows=rows, cols=cols, tile_rows=trows,
         tile_cols=tcols, codec_id=codec.codec_id, codec_params=codec.params(), model_hash=codec.model_hash(),
@@ -69,19 +77,14 @@ def encode_frame(
     header = replace(header, checksum=frame_digest(frame.pixels, header.identity()))
     raw = RawCodec()
     views = [frame.pixels[header.tile_slices(i)] for i in range(header.n_tiles)]
-    if codec.codec_id == CODEC_RAW:
-        payloads = [b""] * len(views)
-    elif hasattr(codec, "encode_tiles"):  # batched network calls across tiles (IDF): same bytes, much faster
-        payloads = codec.encode_tiles(views)
-    else:
-        payloads = [codec.encode_tile(v) for v in views]
+    payloads = [b""] * len(views) if codec.codec_id == RAW_ID else codec.encode_tiles(views)
     tiles: list[bytes] = []
     escaped = 0
     for tile, payload in zip(views, payloads, strict=True):
         raw_size = tile.size * tile.dtype.itemsize
-        if codec.codec_id == CODEC_RAW or len(payload) >= raw_size:
-            escaped += codec.codec_id != CODEC_RAW
-            item = pack_tile(CODEC_RAW, tile_crc32(tile), raw.encode_tile(tile))
+        if codec.codec_id == RAW_ID or len(payload) >= raw_size:
+            escaped += codec.codec_id != RAW_ID
+            item = pack_tile(RAW_ID, tile_crc32(tile), raw.encode_tile(tile))
         else:
             item = pack_tile(codec.codec_id, tile_crc32(tile), payload)
         tiles.append(item)

@@ -4,7 +4,7 @@ A model is parsed once, without TensorFlow and without the interpreter, by a sma
 bounds-checked FlatBuffers reader over the TFLite schema (``tensorflow/lite/schema/
 schema.fbs``; field slots are fixed by the schema's evolution rules).  Parsing
 ourselves gives us what the interpreter's Python API hides (padding, strides, fused
-activations) and lets a hostile or truncated file fail with a clear ``ValueError``
+activations) and lets a hostile or truncated file fail with a clear ``Int8NetworkError`` (a ``ModelError``)
 instead of crashing native code.  At load time the fixed-point multipliers are derived
 from the float32 scales exactly as TFLite's kernels do (see ``flight.int8_kernels``);
 at run time only integer numba kernels execute.
@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from flight import int8_kernels as K
+from flight.errors import ModelError
 
 # TFLite schema enums (schema.fbs).
 _OP_ADD, _OP_CONCAT, _OP_CONV, _OP_DWCONV, _OP_DEQUANTIZE, _OP_FC = 0, 2, 3, 4, 6, 9
@@ -53,7 +54,7 @@ _T_FLOAT32, _T_INT32, _T_INT64, _T_INT8 = 0, 2, 4, 9
 _PAD_SAME, _PAD_VALID = 0, 1
 
 
-class Int8NetworkError(ValueError):
+class Int8NetworkError(ModelError):
     """A model file that is missing, corrupt, truncated, not int8, or uses an unsupported op."""
 
 
@@ -718,7 +719,7 @@ class Int8Network:
 
 
 def load_network(path: str | Path) -> Int8Network:
-    """Load a .tflite file; a clear ``Int8NetworkError`` (a ValueError) on any problem."""
+    """Load a .tflite file; a clear ``Int8NetworkError`` (a ModelError) on any problem."""
     p = Path(path)
     try:
         data = p.read_bytes()

@@ -10,7 +10,8 @@ padded with ``1 << PROB_BITS`` after it, so table t has ``e_t`` symbols, each wi
 frequency >= 1.  Symbols ``0 .. e_t - 2`` stand for the values ``offsets[t] + s`` (the
 table's *window*, ``W_t = e_t - 1`` values wide) and the last symbol, ``e_t - 1``, is
 ESCAPE.  Tables of different widths therefore share one array.  (This is the layout of
-``models.export.build_tables``: ``lo = offsets``, ``n = W_t``.)
+``models.export.build_tables``, built with :func:`build_cdf_table`: ``lo = offsets``,
+``n = W_t``.)
 
 Escape.  A value outside its window is coded as ESCAPE followed, through the same rANS
 state with uniform (bypass) frequencies, by: 1 bit for the side (above or below the
@@ -41,6 +42,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from flight.errors import FormatError
+
 PROB_BITS = 16
 PROB_TOTAL = 1 << PROB_BITS
 RANS_L = 1 << 16          # lower bound of the normalised state
@@ -51,7 +54,7 @@ _MAX_WORDS_PER_ESCAPE = 5  # escape symbol + side + length + two 16-bit chunks
 _OK, _TRUNCATED, _BAD_STATE, _BAD_ESCAPE, _BAD_TABLE_INDEX = 0, 1, 2, 3, 4
 
 
-class RansDecodeError(ValueError):
+class RansDecodeError(FormatError):
     """Truncated, corrupt or garbage rANS data (or data decoded with the wrong model)."""
 
 
@@ -60,15 +63,35 @@ class RansDecodeError(ValueError):
 # --------------------------------------------------------------------------------------
 
 
-def build_cdf_table(freqs: np.ndarray) -> np.ndarray:
-    """Integer frequencies (last one = ESCAPE) -> uint32 CDF summing to ``1 << PROB_BITS``.
+_FLOAT_SCALE_BITS = 1100  # 2**1100 times any finite float64 >= 0 is an integer (the smallest is 2**-1074)
+
+
+def _integer_weights(freqs: np.ndarray | list) -> list[int]:
+    """Integer weights proportional to ``freqs`` exactly: integers as they are, floats scaled by 2**1100."""
+    a = np.asarray(freqs)
+    if a.dtype.kind != "f":
+        return [int(v) for v in a.ravel()]
+    if not np.all(np.isfinite(a)):
+        raise ValueError("probabilities must be finite")
+    out = []
+    for v in a.ravel():
+        num, den = float(v).as_integer_ratio()  # den is a power of two
+        out.append(num << (_FLOAT_SCALE_BITS - den.bit_length() + 1))
+    return out
+
+
+def build_cdf_table(freqs: np.ndarray | list) -> np.ndarray:
+    """Integer frequencies or float probabilities (last one = ESCAPE) -> uint32 CDF ``[m + 1]`` summing to
+    ``1 << PROB_BITS``: the one integer-table builder of the project (the coder's uniform tables, the model
+    bundle's tables in ``models.export``).
 
     Every symbol gets frequency >= 1, the remaining ``2**16 - m`` units are shared in
     proportion to ``freqs`` by floor division, and the leftover units go to the largest
-    remainders (ties to the lower index).  Pure integer arithmetic (Python ints), so the
-    result is the same everywhere.
+    remainders (ties to the lower index).  Pure integer arithmetic (Python ints; floats are
+    first converted exactly), so the result is the same everywhere.  Raises ValueError for
+    an empty or oversized table or negative weights.
     """
-    f = [int(v) for v in np.asarray(freqs).ravel()]
+    f = _integer_weights(freqs)
     m = len(f)
     if m < 1 or m > PROB_TOTAL:
         raise ValueError(f"a table needs 1..{PROB_TOTAL} symbols, got {m}")

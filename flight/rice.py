@@ -30,6 +30,9 @@ import numpy as np
 from numba import njit, types
 from numba.extending import intrinsic
 
+from flight.codecs.base import OpCounts
+from flight.errors import FormatError
+
 __all__ = [
     "RICE_PARAMS",
     "RiceDecodeError",
@@ -57,7 +60,7 @@ _REASONS = {
 }
 
 
-class RiceDecodeError(ValueError):
+class RiceDecodeError(FormatError):
     """A RICE_1 stream that cannot be decoded: truncated or malformed (the message says which)."""
 
 
@@ -508,7 +511,7 @@ def _raise(status: int, where: str = "") -> None:
 def rice_decode(data: bytes, npix: int, bytepix: int, blocksize: int = 32) -> np.ndarray:
     """Decode one tile: a 1-D array of ``npix`` values, uint8/int16/int32 (native) for BYTEPIX 1/2/4.
 
-    Raises :class:`RiceDecodeError` (a ValueError) on a truncated or malformed stream, including bytes left over
+    Raises :class:`RiceDecodeError` (a FormatError) on a truncated or malformed stream, including bytes left over
     after the last block; never reads outside ``data``. ``npix`` is checked against what ``data`` could hold
     (all-zero blocks of FSBITS bits each) before anything is allocated. ``bytes`` input is used as it is; other
     buffers are copied once. For a whole frame, :func:`rice_decode_tiles` saves the per-call overhead.
@@ -576,7 +579,7 @@ def rice_decode_tiles(
     return plane
 
 
-def rice_ops_per_pixel(bytepix: int) -> dict:
+def rice_ops_per_pixel(bytepix: int) -> OpCounts:
     """Op-count cost model of the encoder above, per pixel, for the simulator's CPU budget.
 
     Counted from the kernels (``_zigzag_loop``, ``_encode_into``) for full 32-pixel blocks, with the coded size
@@ -593,11 +596,11 @@ def rice_ops_per_pixel(bytepix: int) -> dict:
     - per block: split selection (subtract, shift, divide, shift, count leading zeros, compares) and the code
       write, about 16 integer ops over 32 pixels.
 
-    Returns ``{"int_ops", "mem_ops", "ops", "blocksize"}`` (``ops`` = their sum). The decoder does about the same
-    work per pixel; it runs on the ground, so it is not modelled here.
+    Returns integer and memory operations per pixel (block size 32). The decoder does about the same work per
+    pixel; it runs on the ground, so it is not modelled here.
     """
     if bytepix not in RICE_PARAMS:
         raise ValueError(f"BYTEPIX must be 1, 2 or 4, not {bytepix!r}")
     int_ops = 8 + 1 + 12 + 2.5 * bytepix + 16 / 32
     mem_ops = 3 + 1 + 1 + float(bytepix)
-    return {"int_ops": int_ops, "mem_ops": mem_ops, "ops": int_ops + mem_ops, "blocksize": 32}
+    return OpCounts(int_ops=int_ops, mem_ops=mem_ops)

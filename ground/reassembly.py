@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from flight.checksums import frame_digest, tile_crc32
-from flight.codecs import RawCodec, TileCodec, codec_for_header
-from flight.container import CODEC_RAW, FrameHeader, unpack_tile
-from flight.errors import FormatError, InputError
+from flight.codecs.base import TileCodec
+from flight.codecs.raw import RawCodec
+from flight.codecs.registry import codec_for_header
+from flight.container import FrameHeader, unpack_tile
+from flight.errors import FormatError, ModelError
 from flight.frame import BITPIX_DTYPES
 from flight.packets import (
     APID_FRAME_HEADER,
@@ -212,7 +214,7 @@ class Reassembler:
             return res
         try:
             codec = self._codec(header)
-        except (InputError, FormatError) as exc:
+        except (ModelError, FormatError) as exc:
             res.status, res.reason = CORRUPT, str(exc)
             return res
         pixels = np.zeros((header.rows, header.cols), dtype=dtype)
@@ -285,8 +287,8 @@ def _assemble(state: _FrameState, item: int, limit: int | None = None) -> bytes 
 def _decode_tiles(items: dict[int, bytes], codec: TileCodec, header: FrameHeader) -> dict[int, np.ndarray | None]:
     """Each complete tile item decoded and CRC-checked, or None when it fails (a bad tile costs only itself).
 
-    Tiles coded by the frame's codec go through its batched ``decode_tiles`` when it has one (IDF: shared network
-    calls), else one by one; raw-escaped tiles are copied.
+    Tiles coded by the frame's codec go through its batched ``decode_tiles`` (IDF: shared network calls);
+    raw-escaped tiles are copied.
     """
     out: dict[int, np.ndarray | None] = {}
     coded: dict[int, tuple[int, bytes]] = {}
@@ -296,27 +298,23 @@ def _decode_tiles(items: dict[int, bytes], codec: TileCodec, header: FrameHeader
         except FormatError:
             out[index] = None
             continue
-        if codec_id == CODEC_RAW:
+        if codec_id == RawCodec.codec_id:
             out[index] = _checked(lambda p=payload, i=index: RawCodec().decode_tile(p, header.tile_shape(i),
                                                                                    header.bitpix), crc, header, index)
         elif codec_id == header.codec_id:
             coded[index] = (crc, payload)
         else:
             out[index] = None
-    if coded and hasattr(codec, "decode_tiles"):
+    if coded:
         order = list(coded)
         try:
-            tiles = codec.decode_tiles([coded[i][1] for i in order], [header.tile_shape(i) for i in order],
-                                       header.bitpix)
-        except (FormatError, ValueError):
-            tiles = [None] * len(order)
-        for index, tile in zip(order, tiles, strict=True):
-            bad = tile is None or isinstance(tile, Exception)
-            out[index] = None if bad else _checked(lambda t=tile: t, coded[index][0], header, index)
-    else:
-        for index, (crc, payload) in coded.items():
-            out[index] = _checked(lambda p=payload, i=index: codec.decode_tile(p, header.tile_shape(i),
-                                                                               header.bitpix), crc, header, index)
+            results = codec.decode_tiles([coded[i][1] for i in order], [header.tile_shape(i) for i in order],
+                                         header.bitpix)
+        except FormatError:
+            results = [None] * len(order)
+        for index, result in zip(order, results, strict=True):
+            bad = result is None or not result.ok
+            out[index] = None if bad else _checked(result.unwrap, coded[index][0], header, index)
     return out
 
 
@@ -324,7 +322,7 @@ def _checked(decode: Callable[[], np.ndarray], crc: int, header: FrameHeader, in
     """The decoded tile if decoding succeeds, its shape is right and its CRC-32 matches, else None."""
     try:
         tile = decode()
-    except (FormatError, ValueError):
+    except FormatError:
         return None
     if tile.shape != header.tile_shape(index) or tile_crc32(tile) != crc:
         return None

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from flight import idf_spec as S
+from flight.idf import spec as S
 
 DEFAULT_HOLDOUT = ("saao1m-ste3", "ctio4m-mosaic2", "hst-stis-ccd", "hinode-xrt")
 

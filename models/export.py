@@ -6,7 +6,8 @@ CHECKPOINT is a checkpoint prefix (``out/idf-train/default/ckpt-8000``) or its f
 The bundle holds one int8 TFLite network per (level set, kind) -- int8 weights (per-channel, symmetric),
 int32 biases, int8 input (scale 1, zero point 0) and int8 output (scale 1/8, zero point 0) --, the integer
 CDF tables ``tables.npz`` (built here, once, in float64, then only integers are shipped), ``manifest.json`` and
-``bundle.sha256``.  The hash rule is :func:`flight.idf_bundle.bundle_digest`.
+``bundle.sha256``.  The manifest is :class:`flight.idf.bundle.Manifest`, the hash rule
+:func:`flight.idf.bundle.bundle_digest`, the integer tables come from :func:`flight.rans.build_cdf_table`.
 """
 
 from __future__ import annotations
@@ -20,13 +21,15 @@ from pathlib import Path
 
 import numpy as np
 
-from flight import idf_spec as S
-from flight.idf_bundle import HASH_FILE, MANIFEST, PROB_BITS, TABLES, bundle_digest
+from flight.errors import ModelError
+from flight.idf import spec as S
+from flight.idf.bundle import HASH_FILE, MANIFEST, TABLES, Manifest, bundle_digest, current_spec
+from flight.rans import PROB_BITS, build_cdf_table
 
 TAIL_SIGMAS = 12.0  # table window half-width in logistic scales; beyond it the escape symbol is used
 
 
-class ExportError(Exception):
+class ExportError(ModelError):
     """A checkpoint that cannot be exported (missing, unreadable, converter refused it)."""
 
 
@@ -54,16 +57,10 @@ def build_tables() -> dict[str, np.ndarray]:
             p = np.diff(edges)
             p = np.append(p, max(0.0, 1.0 - p.sum()))  # escape: the mass outside the window
             p = np.maximum(p, 0.0) / p.sum()
-            m = p.size
-            f = np.floor(p * (total - m)).astype(np.int64) + 1
-            short = total - int(f.sum())
-            order = np.argsort(-(p * (total - m) - np.floor(p * (total - m))), kind="stable")
-            f[order[:short]] += 1
-            assert f.sum() == total and f.min() >= 1
+            row = build_cdf_table(p)
             t = k * S.N_PHASE + ph
-            cdf[t, 0] = 0
-            cdf[t, 1:m + 1] = np.cumsum(f)
-            lo[t], n[t] = -w, m - 1
+            cdf[t, :row.size] = row
+            lo[t], n[t] = -w, p.size - 1
     return {"cdf": cdf, "lo": lo, "n": n}
 
 
@@ -99,7 +96,7 @@ def _convert(net, cin: int, rng: np.random.Generator) -> bytes:
     return conv.convert()
 
 
-def export_bundle(checkpoint: str, out: str | Path) -> dict:
+def export_bundle(checkpoint: str, out: str | Path) -> Manifest:
     """Write the bundle for ``checkpoint`` into ``out``; returns the manifest."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf
@@ -155,14 +152,9 @@ def export_bundle(checkpoint: str, out: str | Path) -> dict:
     np.savez_compressed(out / TABLES, **tables)
     # Level l runs on (H / 2**l) (W / 2**l) positions, so MACs/pixel -> sum_l macs(set(l)) / 4**l.
     macs_px = sum(macs_block[S.net_set(lv)] / 4.0 ** lv for lv in range(1, 24))
-    manifest = {
-        "format": "astroflight-idf-bundle",
-        "version": 1,
-        "spec": {k: getattr(S, k) for k in ("S_MAX", "COMP_LIN", "COMP_MAX", "OUT_FRAC_BITS", "K0", "KSTEP",
-                                             "KMAX", "N_PHASE", "N_NETSETS", "BETA_BITS", "BETA_ZERO",
-                                             "BETA_STEP", "ALPHA_BITS", "ALPHA_WEIGHTS", "ALPHA_CONST",
-                                             "NET_KINDS")},
-        "architecture": {
+    manifest = Manifest(
+        spec=current_spec(),
+        architecture={
             "summary": "per level: squeeze 2x2 -> additive coupling z2=[b,c,d] -= interp(a) + T1(a) -> split "
                        "prior with a 3-phase context b|a, c|a,b, d|a,b,c (PB, PC, PD: discretized logistic, "
                        "per-tile scale bias beta and mean blend alpha toward the tile offset); recurse on a until "
@@ -180,24 +172,21 @@ def export_bundle(checkpoint: str, out: str | Path) -> dict:
             },
             "parameters": int(sum(int(np.prod(v.shape)) for v in model.trainable_variables)),
         },
-        "networks": nets,
-        "tables": {"file": TABLES, "count": int(tables["lo"].size), "prob_bits": PROB_BITS,
-                   "tail_sigmas": TAIL_SIGMAS, "layout": "t = k * N_PHASE + phase; cdf[t, :n[t]+2], escape last"},
-        "macs_per_pixel": macs_px,
-        "lookups_per_pixel": 2.0,
-        "training": {
+        networks=nets,
+        tables={"file": TABLES, "count": int(tables["lo"].size), "prob_bits": PROB_BITS,
+                "tail_sigmas": TAIL_SIGMAS, "layout": "t = k * N_PHASE + phase; cdf[t, :n[t]+2], escape last"},
+        macs_per_pixel=macs_px,
+        lookups_per_pixel=2.0,
+        training={
             "config": cfg,
             "data": summary.get("data"),
             "train_seconds": summary.get("train_seconds"),
             "threads": summary.get("threads"),
             "checkpoint": Path(prefix).name,
         },
-        "validation_bpd": summary.get("valid_bpd"),
-        "hash": {"file": HASH_FILE, "algorithm": "sha256",
-                 "covers": "every file of the bundle folder except bundle.sha256, in byte order of name: "
-                           "name, LF, decimal size, LF, contents"},
-    }
-    (out / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+        validation_bpd=summary.get("valid_bpd"),
+    )
+    (out / MANIFEST).write_text(manifest.to_json())
     (out / HASH_FILE).write_text(bundle_digest(out).hex() + "\n")
     return manifest
 
@@ -212,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     except ExportError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"bundle {args.out}: {len(man['networks'])} networks, {man['macs_per_pixel']:.0f} MACs/pixel, "
+    print(f"bundle {args.out}: {len(man.networks)} networks, {man.macs_per_pixel:.0f} MACs/pixel, "
           f"hash {(Path(args.out) / HASH_FILE).read_text().strip()[:16]}...")
     return 0
 

@@ -1,4 +1,4 @@
-"""TensorFlow mirror of the integer IDF transform in ``flight/idf_spec.py``, for training.
+"""TensorFlow mirror of the integer IDF transform in ``flight/idf/spec.py``, for training.
 
 Values are float32 holding exact integers (|v| < 2**24).  Every place where the flight code floors, this code
 floors too, with a straight-through gradient (``floor_ste``); every network input goes through the same
@@ -18,7 +18,7 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from flight import idf_spec as S
+from flight.idf import spec as S
 
 LN2 = math.log(2.0)
 OUT_MIN, OUT_MAX = -16.0, 15.875  # int8 with scale 1/8, zero point 0
@@ -31,7 +31,7 @@ def floor_ste(x: tf.Tensor) -> tf.Tensor:
 
 
 def compand(x: tf.Tensor, s2: tf.Tensor) -> tf.Tensor:
-    """``flight.idf_spec.compand`` on integer-valued floats; ``s2 = 2**s`` broadcastable. No gradient."""
+    """``flight.idf.spec.compand`` on integer-valued floats; ``s2 = 2**s`` broadcastable. No gradient."""
     x = tf.stop_gradient(x)
     m = tf.floor(tf.abs(x) / s2)
     e = (tf.cast(m >= 128, tf.float32) + tf.cast(m >= 256, tf.float32) + tf.cast(m >= 512, tf.float32)

@@ -30,7 +30,8 @@ from pathlib import Path
 import numpy as np
 
 import flight
-from flight.codecs import TileCodec, get_codec
+from flight.codecs.base import OpCounts, TileCodec
+from flight.codecs.registry import get_codec
 from flight.container import FrameHeader
 from flight.encoder import EncodedFrame, encode_frame
 from flight.packets import APID_FRAME_HEADER, APID_TILE_DATA, Packetizer
@@ -41,14 +42,6 @@ from sim.records import FrameRecord
 from sim.scenario import CodecConfig
 
 PACKET_CACHE_FRAMES = 4  # exact: packet lists kept for the frames most recently on the radio
-
-#: Tile shape when the scenario leaves it to the codec (codec.tile_rows = tile_cols = 0). RICE and raw use the
-#: container default, one row (like fpack). The IDF is a 2-D model: on one-row tiles it codes ~20x slower per
-#: pixel (measured: 21 s against 1.2 s for a 256 x 256 frame) and 7 % worse; 128 x 128 codes as well as
-#: 256 x 256 (within 0.2 %) and about 2.5x faster than 64 x 64. A codec may state its own
-#: ``preferred_tile_shape``, which wins.
-CODEC_TILES: dict[str, tuple[int, int]] = {"idf": (128, 128)}
-
 
 MEMO_LIMIT_BYTES = 256 << 20
 
@@ -76,12 +69,10 @@ class MemoEncoder:
 
     def encode_tiles(self, tiles: list[np.ndarray]) -> list[bytes]:
         """Payloads from the memo where the pixels were seen; the rest coded in one batch (the codec's own
-        ``encode_tiles`` when it has one, so IDF keeps its batched network calls)."""
+        ``encode_tiles``, so IDF keeps its batched network calls)."""
 
         def compute(todo: list[int]) -> list[bytes]:
-            if hasattr(self.codec, "encode_tiles"):
-                return self.codec.encode_tiles([tiles[i] for i in todo])
-            return [self.codec.encode_tile(tiles[i]) for i in todo]
+            return self.codec.encode_tiles([tiles[i] for i in todo])
 
         keys = [(t.dtype.str, t.shape, np.ascontiguousarray(t).tobytes()) for t in tiles]
         return self.memo.get_many(keys, compute, lambda key, payload: len(key[2]) + len(payload))
@@ -91,8 +82,9 @@ class MemoEncoder:
 def flight_code_hash() -> str:
     """Hash of the flight/ sources: a calibration made by other flight code is not reused."""
     h = hashlib.sha256()
-    for path in sorted(Path(flight.__file__).parent.glob("*.py")):
-        h.update(path.name.encode())
+    root = Path(flight.__file__).parent
+    for path in sorted(root.rglob("*.py")):
+        h.update(path.relative_to(root).as_posix().encode())
         h.update(path.read_bytes())
     return h.hexdigest()[:16]
 
@@ -110,7 +102,7 @@ class CodedSource:
     header_packets: int
     packet_lengths: np.ndarray
     encode_s: float  # on this host, for information (flight CPU time comes from the op counts)
-    ops_per_pixel: dict
+    ops_per_pixel: OpCounts
     escaped_tiles: int = 0
     note: str = ""
 
@@ -135,6 +127,7 @@ class CodedSource:
     def from_json(cls, d: dict) -> CodedSource:
         d = dict(d)
         d["packet_lengths"] = np.repeat(*np.array(d["packet_lengths"], dtype=np.int64).reshape(-1, 2).T)
+        d["ops_per_pixel"] = OpCounts(**d["ops_per_pixel"])
         return cls(**d)
 
     def summary(self) -> dict:
@@ -162,10 +155,10 @@ class Coder:
         self.source, self.cfg, self.exact, self.use_cache = source, cfg, exact, use_cache
         self.codec = MemoEncoder(get_codec(codec_name, cfg.idf_model or None))  # InputError if unavailable
         self.codec_name = codec_name
+        # None: the codec's own default_tile_shape (scenario codec.tile_rows = tile_cols = 0)
+        self.tile_shape: tuple[int, int] | None = None
         if cfg.tile_rows or cfg.tile_cols:
-            self.tile_shape: tuple[int, int] | None = (cfg.tile_rows or 1, cfg.tile_cols or 1 << 30)
-        else:
-            self.tile_shape = getattr(self.codec.codec, "preferred_tile_shape", None) or CODEC_TILES.get(codec_name)
+            self.tile_shape = (cfg.tile_rows or 1, cfg.tile_cols or 1 << 30)
         self._rows: dict[int, CodedSource] = {}
         self._encoded: dict[int, EncodedFrame] = {}
         self._packets: OrderedDict[int, list[bytes]] = OrderedDict()
@@ -210,7 +203,7 @@ class Coder:
             packets = counter.packetize(enc)
             head = sum(1 for p in packets if (int.from_bytes(p[:2], "big") & 0x7FF) == APID_FRAME_HEADER)
             row = CodedSource(index, frame.name, enc.codec, int(frame.pixels.size), enc.raw_bytes, enc.coded_bytes,
-                              head, np.array([len(p) for p in packets], dtype=np.int64), host_s, dict(enc.ops),
+                              head, np.array([len(p) for p in packets], dtype=np.int64), host_s, enc.ops,
                               enc.escaped_tiles, enc.note)
             self._rows[index] = row
             self.distinct_encodes += 1

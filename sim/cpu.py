@@ -19,8 +19,8 @@ Cortex-A9 at 766 MHz, 2 cores (Xilinx Zynq-7000, OPS-SAT heritage):
     4 x 16-bit MAC per cycle at peak, a quarter sustained), ``lookups`` 3.0;
   - frame checksums 20 cycles per raw byte (SHA-256 ~18, CRC-32 ~2), packets 5 cycles per byte.
 
-Op kinds a codec reports that are not listed (and the total ``ops``) are not charged twice; unknown kinds are
-reported in the metrics so a new codec's costs are never silently ignored.
+The op counts are a typed ``flight.codecs.base.OpCounts``; an op kind a codec counts that a profile has no cost
+for is reported in the metrics (``unknown_op_kinds``) so a codec's costs are never silently ignored.
 
 A duty cycle is the share of each core's time given to compression: ``duty_cycle`` in sunlight and
 ``eclipse_duty_cycle`` in eclipse (on battery, the power budget allows less).
@@ -30,18 +30,17 @@ from __future__ import annotations
 
 import bisect
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING
 
 import simpy
 
+from flight.codecs.base import OpCounts
 from sim.records import CODING, RAW, STORED
 from sim.scenario import CpuConfig
 
 if TYPE_CHECKING:
     from sim.engine import Mission
-
-NON_OP_KEYS = frozenset({"ops", "blocksize"})
 
 
 @dataclass(frozen=True)
@@ -69,16 +68,17 @@ class CostModel:
     """Cycles to compress one frame with one codec on one profile."""
 
     profile: CpuProfile
-    ops_per_pixel: dict
+    ops_per_pixel: OpCounts
 
     @property
     def cycles_per_pixel(self) -> float:
-        return sum(float(self.ops_per_pixel.get(k, 0.0)) * c for k, c in self.profile.cycles_per_op.items())
+        return sum(float(getattr(self.ops_per_pixel, k)) * c for k, c in self.profile.cycles_per_op.items())
 
     @property
     def unknown_op_kinds(self) -> list[str]:
-        known = set(self.profile.cycles_per_op) | NON_OP_KEYS
-        return sorted(k for k, v in self.ops_per_pixel.items() if k not in known and isinstance(v, int | float))
+        """Op kinds the codec counts (non-zero) that the profile has no cycle cost for (charged nothing)."""
+        return sorted(f.name for f in fields(OpCounts)
+                      if f.name not in self.profile.cycles_per_op and getattr(self.ops_per_pixel, f.name))
 
     def frame_cycles(self, pixels: int, raw_bytes: int, packet_bytes: int) -> float:
         p = self.profile

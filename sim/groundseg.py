@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from flight.codecs import TileCodec
-from flight.errors import FormatError
+from flight.codecs.base import TileCodec, TileResult
 from ground.reassembly import VERIFIED, Reassembler
 from sim.memo import BatchMemo
 from sim.uplink import Report
@@ -47,32 +46,22 @@ class MemoDecoder:
         return self.memo.hits
 
     def decode_tile(self, payload: bytes, shape: tuple[int, int], bitpix: int) -> np.ndarray:
-        tile = self.decode_tiles([payload], [shape], bitpix)[0]
-        if isinstance(tile, Exception):
-            raise tile
-        return tile
+        return self.decode_tiles([payload], [shape], bitpix)[0].unwrap()
 
-    def decode_tiles(self, payloads: list[bytes], shapes: list[tuple[int, int]], bitpix: int) -> list:
+    def decode_tiles(self, payloads: list[bytes], shapes: list[tuple[int, int]], bitpix: int) -> list[TileResult]:
         """Tiles from the memo where the payload was seen; the rest decoded in one batch (the codec's own
-        ``decode_tiles`` when it has one). Per tile: a fresh array, or the exception that tile raised."""
+        ``decode_tiles``). Per tile: a result with a fresh array, or with the error that tile raised."""
         keys = [(bytes(p), tuple(int(v) for v in s), bitpix) for p, s in zip(payloads, shapes, strict=True)]
 
-        def compute(todo: list[int]) -> list:
-            if hasattr(self.codec, "decode_tiles"):
-                return self.codec.decode_tiles([payloads[i] for i in todo], [keys[i][1] for i in todo], bitpix)
-            out = []
-            for i in todo:
-                try:
-                    out.append(self.codec.decode_tile(payloads[i], keys[i][1], bitpix))
-                except (FormatError, ValueError) as exc:
-                    out.append(exc)
-            return out
+        def compute(todo: list[int]) -> list[TileResult]:
+            return self.codec.decode_tiles([payloads[i] for i in todo], [keys[i][1] for i in todo], bitpix)
 
-        def size(key: tuple, tile) -> int | None:
-            return None if isinstance(tile, Exception) else tile.nbytes + len(key[0])
+        def size(key: tuple, result: TileResult) -> int | None:
+            return None if result.pixels is None else result.pixels.nbytes + len(key[0])
 
-        tiles = self.memo.get_many(keys, compute, size)
-        return [t if isinstance(t, Exception) else t.copy() for t in tiles]  # callers may write into them
+        results = self.memo.get_many(keys, compute, size)
+        # callers may write into the pixels: hand out copies
+        return [r if r.pixels is None else TileResult(pixels=r.pixels.copy()) for r in results]
 
 
 class MemoReassembler(Reassembler):

@@ -10,7 +10,7 @@ import argparse
 import sys
 
 from flight.cli import OneLineParser, run_cli
-from flight.codecs import CODEC_CHOICES
+from flight.codecs.registry import CODEC_CHOICES
 from sim.engine import EXACT_PACKET_BUDGET, FIDELITIES, contact_packets, resolve_run, run_simulation
 from sim.outdir import check_writable
 from sim.report import format_summary, metrics_json, write_outputs

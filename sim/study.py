@@ -165,7 +165,7 @@ def model_bundle(spec: StudySpec, records: dict[str, dict]) -> str:
     if idf and all(r.get("status") != "ok" for r in idf):
         return f"none: no idf cell succeeded ({idf[0].get('error', '')})"
     try:
-        from flight.codecs import get_codec
+        from flight.codecs.registry import get_codec
 
         return get_codec("idf").model_hash().hex()
     except Exception as exc:  # noqa: BLE001 - the report states why there is no hash

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from flight.codecs import CODEC_CHOICES
+from flight.codecs.registry import CODEC_CHOICES
 from flight.errors import InputError
 from sim.scenario import Scenario, ScenarioError, load_scenario, parse_duration, parse_value
 

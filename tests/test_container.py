@@ -7,8 +7,9 @@ import struct
 import numpy as np
 import pytest
 
-from flight.codecs import RawCodec, RiceCodec
-from flight.container import CODEC_RAW, FrameHeader, pack_tile, unpack_tile
+from flight.codecs.raw import RawCodec
+from flight.codecs.rice import RiceCodec
+from flight.container import FrameHeader, pack_tile, unpack_tile
 from flight.encoder import encode_frame
 from flight.errors import FormatError
 from flight.frame import Frame
@@ -71,7 +72,7 @@ def test_unsafe_names_are_rejected_on_the_ground():
 
 
 def test_tile_item_round_trip_and_bounds():
-    assert unpack_tile(pack_tile(CODEC_RAW, 0xDEADBEEF, b"xyz")) == (0, 0xDEADBEEF, b"xyz")
+    assert unpack_tile(pack_tile(RawCodec.codec_id, 0xDEADBEEF, b"xyz")) == (0, 0xDEADBEEF, b"xyz")
     with pytest.raises(FormatError):
         unpack_tile(b"\0\0")
     with pytest.raises(FormatError):
@@ -82,7 +83,7 @@ def test_expanding_tiles_escape_to_raw(rng):
     noise = rng.integers(-32768, 32767, (8, 64), endpoint=True).astype(np.int16)
     enc = encode_frame(Frame("noise", noise, 16), RiceCodec(), (8, 64))
     codec_id, _, payload = unpack_tile(enc.tiles[0])
-    assert codec_id == CODEC_RAW and len(payload) == noise.nbytes and enc.escaped_tiles == 1
+    assert codec_id == RawCodec.codec_id and len(payload) == noise.nbytes and enc.escaped_tiles == 1
 
 
 def test_raw_codec_is_big_endian_c_order():

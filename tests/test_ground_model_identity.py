@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
-from flight.idf_bundle import bundle_digest
+from flight.idf.bundle import bundle_digest
 
 DEFAULT = Path(__file__).resolve().parents[1] / "models" / "bundles" / "default"
 

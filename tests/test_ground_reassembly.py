@@ -7,7 +7,8 @@ import struct
 import numpy as np
 import pytest
 
-from flight.codecs import RawCodec, RiceCodec
+from flight.codecs.raw import RawCodec
+from flight.codecs.rice import RiceCodec
 from flight.container import pack_tile
 from flight.encoder import encode_frame
 from flight.frame import Frame

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from flight import idf_spec as S
+from flight.idf import spec as S
 
 
 class ConstNet:
@@ -34,7 +34,7 @@ def test_compand_matches_flight() -> None:
 def test_training_transform_matches_flight(rng: np.random.Generator) -> None:
     """With networks of known output, TF's latents, means and table indices equal the flight code's."""
     tf = pytest.importorskip("tensorflow")
-    from flight import idf_transform as T
+    from flight.idf import transform as T
     from models.idf_tf import IdfModel
 
     model = IdfModel(width=4, t_width=4, ksize=5)
@@ -79,3 +79,21 @@ def test_export_cli_bad_checkpoint(tmp_path) -> None:
     from models.export import main
 
     assert main([str(tmp_path / "nothing"), "--out", str(tmp_path / "b")]) == 2
+
+
+def test_export_tables_match_the_shipped_bundle() -> None:
+    """models.export builds its tables with flight's one integer-table builder: the shipped tables come out."""
+    from flight.idf.bundle import DEFAULT_BUNDLE
+    from models.export import build_tables
+
+    got = build_tables()
+    with np.load(DEFAULT_BUNDLE / "tables.npz") as z:
+        for key in ("cdf", "lo", "n"):
+            assert np.array_equal(got[key], z[key]), key
+
+
+def test_manifest_round_trips_the_shipped_file() -> None:
+    from flight.idf.bundle import DEFAULT_BUNDLE, MANIFEST, Manifest
+
+    text = (DEFAULT_BUNDLE / MANIFEST).read_text()
+    assert Manifest.from_json(text).to_json() == text

@@ -126,10 +126,10 @@ def test_run_rejects_bad_input(nets):
 
 
 def test_load_errors(tmp_path):
-    with pytest.raises(ValueError, match="not found"):
+    with pytest.raises(Int8NetworkError, match="not found"):
         load_network(tmp_path / "missing.tflite")
     (tmp_path / "junk.tflite").write_bytes(b"hello world, not a model")
-    with pytest.raises(ValueError, match="not a TFLite model"):
+    with pytest.raises(Int8NetworkError, match="not a TFLite model"):
         load_network(tmp_path / "junk.tflite")
     with pytest.raises(Int8NetworkError, match="float32, not int8"):
         load_network(DATA / "float_io.tflite")
@@ -147,7 +147,7 @@ def test_accumulator_overflow_is_refused():
 def test_truncated_models_are_refused():
     data = (DATA / "residual.tflite").read_bytes()
     for cut in list(range(0, 64)) + list(range(64, len(data) - 1, 97)):
-        with pytest.raises(ValueError):
+        with pytest.raises(Int8NetworkError):
             Int8Network.from_tflite(data[:cut])
 
 
@@ -168,7 +168,7 @@ def test_corrupt_models_fail_cleanly():
             continue
         try:
             net.run(x)
-        except ValueError:
+        except (ValueError, Int8NetworkError):
             pass
     assert refused > 0
 

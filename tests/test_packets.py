@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from flight.checksums import crc16_ccsds
-from flight.codecs import RawCodec
+from flight.codecs.raw import RawCodec
 from flight.encoder import encode_frame
 from flight.frame import Frame
 from flight.packets import (

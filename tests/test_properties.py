@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from stream_mutations import mutate
 
-from flight.codecs import get_codec
+from flight.codecs.registry import get_codec
 from flight.encoder import encode_frame
 from flight.frame import Frame
 from flight.packets import Packetizer

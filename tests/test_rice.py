@@ -274,8 +274,8 @@ def test_output_bound_holds_for_worst_cases(rng):
 def test_ops_model():
     costs = [rice_ops_per_pixel(b) for b in (1, 2, 4)]
     for c in costs:
-        assert c["int_ops"] > 0 and c["mem_ops"] > 0 and c["ops"] == c["int_ops"] + c["mem_ops"]
-    assert costs[0]["ops"] < costs[1]["ops"] < costs[2]["ops"]
+        assert c.int_ops > 0 and c.mem_ops > 0 and c.total == c.int_ops + c.mem_ops
+    assert costs[0].total < costs[1].total < costs[2].total
     with pytest.raises(ValueError):
         rice_ops_per_pixel(3)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from flight.codecs import get_codec
+from flight.codecs.registry import get_codec
 from flight.encoder import encode_frame
 from flight.errors import InputError
 from flight.packets import APID_FRAME_HEADER, APID_TILE_DATA, Packetizer

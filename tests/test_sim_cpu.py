@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 
+from flight.codecs.base import OpCounts
 from sim.cpu import PROFILES, CostModel, DutySchedule, resolve_profile
 from sim.scenario import load_scenario
 
@@ -25,11 +27,12 @@ def test_finish_time_follows_the_duty_schedule():
 
 def test_cost_model_charges_known_op_kinds_once():
     a72 = PROFILES["cortex-a72"]
-    ops = {"int_ops": 10.0, "mem_ops": 4.0, "macs": 100.0, "lookups": 2.0, "ops": 116.0, "blocksize": 32,
-           "exotic_ops": 3.0}
+    ops = OpCounts(int_ops=10.0, mem_ops=4.0, macs=100.0, lookups=2.0)
     model = CostModel(a72, ops)
     assert model.cycles_per_pixel == pytest.approx(10 * 0.5 + 4 * 1.0 + 100 * 0.25 + 2 * 2.0)
-    assert model.unknown_op_kinds == ["exotic_ops"]
+    assert model.unknown_op_kinds == []
+    no_lookups = replace(a72, cycles_per_op={k: v for k, v in a72.cycles_per_op.items() if k != "lookups"})
+    assert CostModel(no_lookups, ops).unknown_op_kinds == ["lookups"]
     cycles = model.frame_cycles(pixels=1000, raw_bytes=2000, packet_bytes=900)
     assert cycles == pytest.approx(1000 * 38 + 2000 * 11.5 + 900 * 3.5)
 

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from flight.codecs import get_codec
+from flight.codecs.registry import get_codec
 from flight.errors import InputError
 from sim.engine import resolve_run, run_simulation
 from sim.scenario import load_scenario

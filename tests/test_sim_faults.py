@@ -9,7 +9,7 @@ import math
 
 import pytest
 
-from flight.codecs import get_codec
+from flight.codecs.registry import get_codec
 from flight.errors import InputError
 from sim.engine import run_simulation
 from sim.faults import Faults

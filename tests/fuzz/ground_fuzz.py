@@ -22,7 +22,7 @@ sys.path.insert(0, str(HERE.parent))
 
 from stream_mutations import mutate  # noqa: E402
 
-from flight.codecs import get_codec  # noqa: E402
+from flight.codecs.registry import get_codec  # noqa: E402
 from flight.encoder import encode_frame  # noqa: E402
 from flight.fits_input import read_fits_frames  # noqa: E402
 from flight.frame import Frame  # noqa: E402

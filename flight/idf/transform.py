@@ -1,6 +1,6 @@
 """The IDF transform on one tile, forward (encoder) and inverse (decoder), with the bundle's int8 networks.
 
-This is :mod:`flight.idf_spec` put in motion: the encoder runs every level at once (it sees all contexts), the
+This is :mod:`flight.idf.spec` put in motion: the encoder runs every level at once (it sees all contexts), the
 decoder runs the levels coarsest first and, inside a level, the three phases b, c, d in turn, each phase one
 batched network call.  Entropy coding is not done here: the forward pass returns, per level and phase, the
 latents with their (quarter-pixel mean, table index) and the inverse pass asks a ``decode_phase`` callback for
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from flight import idf_spec as S
+from flight.idf import spec as S
 
 PHASES = ("b", "c", "d")
 

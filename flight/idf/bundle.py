@@ -1,4 +1,5 @@
-"""Load and verify an IDF model bundle (written by ``python -m models.export``).
+"""The IDF model bundle: its manifest (one definition, written by ``python -m models.export``), its identity
+hash, loading and verification.
 
 A bundle is a folder: ``manifest.json``, one int8 ``.tflite`` per network, ``tables.npz`` (integer CDF tables)
 and ``bundle.sha256``.  Its identity is :func:`bundle_digest`: SHA-256 over every file of the folder except
@@ -6,32 +7,88 @@ and ``bundle.sha256``.  Its identity is :func:`bundle_digest`: SHA-256 over ever
 carry that digest; the ground refuses a frame whose digest differs from the bundle it holds.
 
 Loading recomputes the digest and compares it with ``bundle.sha256``, checks that the manifest's integer spec
-equals ``flight.idf_spec`` (a bundle made for another transform is refused), parses every network with
+equals ``flight.idf.spec`` (a bundle made for another transform is refused), parses every network with
 ``flight.int8net`` (a truncated or corrupt file is refused) and checks the tables' invariants.  Every failure is
-an :class:`IdfBundleError` (an ``InputError``: the command-line tools print it on one line and exit 2).
+an :class:`IdfBundleError` (a ``ModelError``: the command-line tools print it on one line and exit 2).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from flight import idf_spec as S
-from flight.errors import InputError
+from flight.errors import ModelError
+from flight.idf import spec as S
+from flight.int8net import Int8Network, Int8NetworkError
+from flight.rans import PROB_BITS
 
 MANIFEST = "manifest.json"
 TABLES = "tables.npz"
 HASH_FILE = "bundle.sha256"
-PROB_BITS = 16
-DEFAULT_BUNDLE = Path(__file__).resolve().parent.parent / "models" / "bundles" / "default"
+FORMAT = "astroflight-idf-bundle"
+VERSION = 1
+DEFAULT_BUNDLE = Path(__file__).resolve().parents[2] / "models" / "bundles" / "default"
+#: The integer spec constants a bundle records and a loader checks against :mod:`flight.idf.spec`.
+SPEC_KEYS = ("S_MAX", "COMP_LIN", "COMP_MAX", "OUT_FRAC_BITS", "K0", "KSTEP", "KMAX", "N_PHASE", "N_NETSETS",
+             "BETA_BITS", "BETA_ZERO", "BETA_STEP", "ALPHA_BITS", "ALPHA_WEIGHTS", "ALPHA_CONST", "NET_KINDS")
+HASH_RULE = {"file": HASH_FILE, "algorithm": "sha256",
+             "covers": "every file of the bundle folder except bundle.sha256, in byte order of name: "
+                       "name, LF, decimal size, LF, contents"}
 
 
-class IdfBundleError(InputError):
+class IdfBundleError(ModelError):
     """A missing, corrupt, mismatched or incompatible model bundle."""
+
+
+def current_spec() -> dict[str, Any]:
+    """This codec's integer spec as a manifest records it (tuples as lists)."""
+    return {k: (list(v) if isinstance(v, tuple) else v) for k in SPEC_KEYS for v in [getattr(S, k)]}
+
+
+@dataclass
+class Manifest:
+    """``manifest.json`` of a bundle: what it holds, for which spec, and how it was made.
+
+    ``networks`` maps each network name (``L1_PB``) to its entry (``file``, channels, quantization, MACs);
+    ``tables`` describes ``tables.npz``; ``macs_per_pixel``/``lookups_per_pixel`` are the simulator's cost
+    model; ``architecture``, ``training`` and ``validation_bpd`` are documentation.
+    """
+
+    spec: dict[str, Any]
+    networks: dict[str, dict[str, Any]]
+    tables: dict[str, Any]
+    macs_per_pixel: float
+    lookups_per_pixel: float = 2.0
+    architecture: dict[str, Any] = field(default_factory=dict)
+    training: dict[str, Any] = field(default_factory=dict)
+    validation_bpd: Any = None
+    hash: dict[str, Any] = field(default_factory=lambda: dict(HASH_RULE))
+    format: str = FORMAT
+    version: int = VERSION
+
+    def to_json(self) -> str:
+        """The file's text (sorted keys, one-space indent, final newline)."""
+        return json.dumps(asdict(self), indent=1, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> Manifest:
+        """Parse a manifest; IdfBundleError unless it is a version-1 astroflight IDF bundle manifest."""
+        try:
+            d = json.loads(text)
+        except ValueError as exc:
+            raise IdfBundleError(f"unreadable {MANIFEST} ({exc})") from exc
+        if not isinstance(d, dict) or d.get("format") != FORMAT or d.get("version") != VERSION:
+            raise IdfBundleError(f"not a version-{VERSION} astroflight IDF bundle")
+        known = set(cls.__dataclass_fields__)
+        try:
+            return cls(**{k: v for k, v in d.items() if k in known})
+        except TypeError as exc:
+            raise IdfBundleError(f"{MANIFEST} lacks a field ({exc})") from exc
 
 
 def bundle_digest(folder: str | Path) -> bytes:
@@ -57,12 +114,14 @@ class Tables:
 
 @dataclass
 class Bundle:
+    """A loaded, verified bundle."""
+
     folder: Path
     digest: bytes
-    manifest: dict
+    manifest: Manifest
     nets: dict  # name -> network with .run(int8 NHWC) -> int8
     tables: Tables
-    net_bytes: dict  # name -> raw .tflite bytes (for the LiteRT oracle)
+    net_bytes: dict  # name -> raw .tflite bytes (for an independent oracle)
 
 
 def _check_tables(z: dict) -> Tables:
@@ -84,11 +143,8 @@ def _check_tables(z: dict) -> Tables:
     return Tables(cdf.astype(np.uint32), lo.astype(np.int32), n.astype(np.int32))
 
 
-def load_bundle(folder: str | Path | None = None, oracle: bool = False) -> Bundle:
-    """Load and verify a bundle (the shipped default when ``folder`` is None).
-
-    ``oracle=True`` runs the networks with LiteRT's reference kernels instead of ``flight.int8net``.
-    """
+def load_bundle(folder: str | Path | None = None) -> Bundle:
+    """Load and verify a bundle (the shipped default when ``folder`` is None); IdfBundleError on any problem."""
     folder = Path(folder) if folder is not None else DEFAULT_BUNDLE
     if not folder.is_dir():
         raise IdfBundleError(f"IDF model bundle {folder} not found")
@@ -104,23 +160,24 @@ def load_bundle(folder: str | Path | None = None, oracle: bool = False) -> Bundl
         raise IdfBundleError(f"IDF model bundle {folder} is corrupt or modified: content hash {digest.hex()[:16]}... "
                              f"differs from the recorded {recorded.hex()[:16]}...")
     try:
-        manifest = json.loads((folder / MANIFEST).read_text())
+        text = (folder / MANIFEST).read_text()
     except (OSError, ValueError) as exc:
         raise IdfBundleError(f"IDF model bundle {folder}: unreadable {MANIFEST} ({exc})") from exc
-    if manifest.get("format") != "astroflight-idf-bundle" or manifest.get("version") != 1:
-        raise IdfBundleError(f"{folder} is not a version-1 astroflight IDF bundle")
-    spec = manifest.get("spec", {})
-    for key, val in spec.items():
+    try:
+        manifest = Manifest.from_json(text)
+    except IdfBundleError as exc:
+        raise IdfBundleError(f"IDF model bundle {folder}: {exc}") from exc
+    for key, val in manifest.spec.items():
         cur = getattr(S, key, None)
         if (list(cur) if isinstance(cur, tuple) else cur) != val:
             raise IdfBundleError(f"bundle {folder} was made for {key}={val}, this codec has {cur}")
-    if set(manifest.get("networks", {})) != {S.net_name(n, k) for n in range(1, S.N_NETSETS + 1) for k in S.NET_KINDS}:
+    if set(manifest.networks) != {S.net_name(n, k) for n in range(1, S.N_NETSETS + 1) for k in S.NET_KINDS}:
         raise IdfBundleError(f"bundle {folder} does not hold this codec's networks ({', '.join(S.NET_KINDS)})")
     nets, raw = {}, {}
     for lv in range(1, S.N_NETSETS + 1):
         for kind in S.NET_KINDS:
             name = S.net_name(lv, kind)
-            info = manifest.get("networks", {}).get(name)
+            info = manifest.networks.get(name)
             if info is None:
                 raise IdfBundleError(f"bundle {folder}: manifest lists no network {name}")
             path = folder / info["file"]
@@ -129,7 +186,7 @@ def load_bundle(folder: str | Path | None = None, oracle: bool = False) -> Bundl
             except OSError as exc:
                 raise IdfBundleError(f"bundle {folder}: cannot read {info['file']}") from exc
             raw[name] = blob
-            nets[name] = _load_net(blob, name, oracle)
+            nets[name] = _load_net(blob, name)
     try:
         with np.load(folder / TABLES) as z:
             tables = _check_tables({k: z[k] for k in z.files})
@@ -138,9 +195,8 @@ def load_bundle(folder: str | Path | None = None, oracle: bool = False) -> Bundl
     return Bundle(folder, digest, manifest, nets, tables, raw)
 
 
-def _load_net(blob: bytes, name: str, oracle: bool):
-    from flight.int8net import Int8Network, Int8NetworkError
-
+def _load_net(blob: bytes, name: str) -> Int8Network:
+    """Parse one network with ``flight.int8net`` and check its channels and I/O quantization."""
     try:
         net = Int8Network.from_tflite(blob)
     except Int8NetworkError as exc:
@@ -152,26 +208,4 @@ def _load_net(blob: bytes, name: str, oracle: bool):
     if (net.input_scale, net.input_zero_point, net.output_scale, net.output_zero_point) != (
             1.0, 0, 2.0 ** -S.OUT_FRAC_BITS, 0):
         raise IdfBundleError(f"network {name}.tflite has unexpected input/output quantization")
-    return LiteRtNet(blob) if oracle else net
-
-
-class LiteRtNet:
-    """The LiteRT interpreter with reference kernels behind the ``.run`` signature (the independent oracle)."""
-
-    def __init__(self, blob: bytes) -> None:
-        from ai_edge_litert.interpreter import Interpreter, OpResolverType
-
-        self._make = lambda: Interpreter(model_content=blob,
-                                         experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
-        self._by_shape: dict[tuple, object] = {}
-
-    def run(self, x: np.ndarray) -> np.ndarray:
-        it = self._by_shape.get(x.shape)
-        if it is None:
-            it = self._make()
-            it.resize_tensor_input(it.get_input_details()[0]["index"], list(x.shape))
-            it.allocate_tensors()
-            self._by_shape[x.shape] = it
-        it.set_tensor(it.get_input_details()[0]["index"], x)
-        it.invoke()
-        return it.get_tensor(it.get_output_details()[0]["index"]).copy()
+    return net

@@ -1,7 +1,10 @@
 """The integer definition of the IDF transform: one source of truth for flight, ground and training.
 
 Everything here is integer arithmetic on int64 numpy arrays; ``models/`` mirrors it in TensorFlow on
-integer-valued float32 (exact below 2**24) and ``tests/test_idf_models.py`` checks the two agree.
+integer-valued float32 (exact below 2**24) and ``tests/test_idf_models.py`` checks the two agree.  The formulas
+that map a latent to its table and symbol (:func:`bypass_bits`, :func:`symbol_table`, :func:`blend`,
+:func:`const_scale_index`, :func:`beta_bias`) use only integer operators and ``np.maximum``, so the encoder's
+compiled search (``flight.idf.search``) runs these same functions on scalars.
 
 Rounding rule, everywhere in this file: **floor** (round toward minus infinity), written as an arithmetic
 right shift ``>>`` on two's-complement integers.  Never round-half-even, never a float.  (The int8 networks
@@ -210,10 +213,19 @@ def flat_mean4(offset: int | np.ndarray, translation: np.ndarray) -> np.ndarray:
     return (np.asarray(offset, dtype=np.int64) - translation) << 2
 
 
-def blend_mean(mean4: np.ndarray, flat4: np.ndarray, alpha: int | np.ndarray) -> np.ndarray:
-    """mean4 + floor(w (flat4 - mean4) / 4) with w = ALPHA_WEIGHTS[alpha] (ALPHA_CONST: w = 4)."""
-    w = np.asarray(ALPHA_WEIGHTS + (4,), dtype=np.int64)[np.asarray(alpha, dtype=np.int64)]
+#: Blend weight (quarters) of every alpha choice, ALPHA_CONST included (w = 4: the flat mean).
+BLEND_WEIGHTS = ALPHA_WEIGHTS + (4,)
+
+
+def blend(mean4: int | np.ndarray, flat4: int | np.ndarray, w: int | np.ndarray) -> int | np.ndarray:
+    """mean4 + floor(w (flat4 - mean4) / 4) for a blend weight w in quarters."""
     return mean4 + ((w * (flat4 - mean4)) >> 2)
+
+
+def blend_mean(mean4: np.ndarray, flat4: np.ndarray, alpha: int | np.ndarray) -> np.ndarray:
+    """:func:`blend` with w = BLEND_WEIGHTS[alpha] (ALPHA_CONST: w = 4)."""
+    w = np.asarray(BLEND_WEIGHTS, dtype=np.int64)[np.asarray(alpha, dtype=np.int64)]
+    return blend(mean4, flat4, w)
 
 
 def coding_params(mean4: np.ndarray, k: np.ndarray, flat4: np.ndarray, s: int | np.ndarray,
@@ -225,13 +237,30 @@ def coding_params(mean4: np.ndarray, k: np.ndarray, flat4: np.ndarray, s: int | 
     shifts the scale index by BETA_STEP (beta - BETA_ZERO)."""
     mean4 = blend_mean(mean4, flat4, alpha)
     const = np.asarray(alpha) == ALPHA_CONST
-    k = np.where(const, KSTEP * np.asarray(s, dtype=np.int64) + K0, k)
-    return mean4, np.maximum(k + beta_bias(beta), 0)
+    k = np.where(const, const_scale_index(np.asarray(s, dtype=np.int64)), k)
+    return mean4, np.maximum(k + beta_bias(np.asarray(beta, dtype=np.int64)), 0)
+
+
+def const_scale_index(s: int | np.ndarray) -> int | np.ndarray:
+    """Table scale index of the constant model (ALPHA_CONST): white noise of the tile's level, 8 s + K0."""
+    return KSTEP * s + K0
 
 
 def beta_bias(beta: int | np.ndarray) -> int | np.ndarray:
-    """Table-index bias of a per-tile beta choice (0..2**BETA_BITS-1)."""
-    return BETA_STEP * (np.asarray(beta, dtype=np.int64) - BETA_ZERO)
+    """Table-index bias of a per-tile beta choice (0..2**BETA_BITS-1; integers or an int64 array)."""
+    return BETA_STEP * (beta - BETA_ZERO)
+
+
+def bypass_bits(k: int | np.ndarray) -> int | np.ndarray:
+    """Low bits sent uniformly for table scale index k: ceil((k - KMAX) / KSTEP), at least 0."""
+    return np.maximum(0, (k - KMAX + KSTEP - 1) >> 3)
+
+
+def symbol_table(mean4: int | np.ndarray, k: int | np.ndarray,
+                 nb: int | np.ndarray) -> int | np.ndarray:
+    """The table a latent is coded with, t = k' * N_PHASE + phase: for nb = 0 bypass bits k' = k and the
+    quarter-pixel phase of the mean; above KMAX (nb > 0) k' = k - KSTEP nb and phase 0."""
+    return (k - KSTEP * nb) * N_PHASE + (mean4 & 3) * (nb == 0)
 
 
 def split_symbols(v: np.ndarray, mean4: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -239,21 +268,20 @@ def split_symbols(v: np.ndarray, mean4: np.ndarray, k: np.ndarray) -> tuple[np.n
 
     For k <= KMAX: table (k, mean4 & 3), symbol v - (mean4 >> 2).  Above, nb = ceil((k - KMAX) / 8) low bits
     are sent uniformly: r = v - (mean4 >> 2) + 2**(nb-1); symbol r >> nb with table (k - 8 nb, 0); bits
-    r & (2**nb - 1).  Table t = k * N_PHASE + phase.
+    r & (2**nb - 1).  Table t = k * N_PHASE + phase (:func:`symbol_table`).
     """
     v = np.asarray(v, dtype=np.int64)
-    nb = np.maximum(0, (k - KMAX + KSTEP - 1) >> 3)
+    nb = bypass_bits(k)
     base = mean4 >> 2
     r = v - base + np.where(nb > 0, np.int64(1) << np.maximum(nb - 1, 0), 0)
     sym = np.where(nb > 0, r >> nb, v - base)
     low = np.where(nb > 0, r & ((np.int64(1) << nb) - 1), 0)
-    t = np.where(nb > 0, (k - KSTEP * nb) * N_PHASE, k * N_PHASE + (mean4 & 3))
-    return t, sym, nb, low
+    return symbol_table(mean4, k, nb), sym, nb, low
 
 
 def join_symbols(sym: np.ndarray, mean4: np.ndarray, k: np.ndarray, low: np.ndarray) -> np.ndarray:
     """Inverse of :func:`split_symbols` given the decoded symbol and bypass bits."""
-    nb = np.maximum(0, (k - KMAX + KSTEP - 1) >> 3)
+    nb = bypass_bits(k)
     base = mean4 >> 2
     r = (np.asarray(sym, dtype=np.int64) << nb) + low
     return np.where(nb > 0, r + base - (np.int64(1) << np.maximum(nb - 1, 0)), sym + base)
