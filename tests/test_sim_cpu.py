@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from sim.cpu import PROFILES, CostModel, DutySchedule, resolve_profile
+from sim.mission.cpu import PROFILES, CostModel, DutySchedule, resolve_profile
 from sim.scenario import load_scenario
 
 

@@ -11,7 +11,7 @@ Both have a capacity and the scenario's policy for a full store, applied the way
 Compressed packets stay in the packet store until the ground acknowledges them (CFDP class 2 in spirit).
 
 With ``storage.keep_raw_until_ack`` the raw buffer also keeps each compressed frame's raw pixels until the ground
-acknowledges it, so a packet corrupted in storage can be regenerated (:mod:`sim.faults`). Those copies are a
+acknowledges it, so a packet corrupted in storage can be regenerated (:mod:`sim.mission.faults`). Those copies are a
 safety net, not science: when a new frame needs their space, the oldest copies are freed first (counted), under
 every policy.
 """
@@ -23,7 +23,7 @@ from collections.abc import Callable
 
 import simpy
 
-from sim.records import FrameRecord
+from sim.mission.records import FrameRecord
 
 Drop = Callable[[FrameRecord, str], None]
 
@@ -133,7 +133,7 @@ class PacketStore(_Space):
         self.env, self.policy, self.drop, self.release = env, policy, drop, release
         self.frames: OrderedDict[int, FrameRecord] = OrderedDict()  # compression order
         self._freed: simpy.Event = env.event()
-        self._changed: simpy.Event | None = None  # only while someone watches the fill (sim.faults)
+        self._changed: simpy.Event | None = None  # only while someone watches the fill (sim.mission.faults)
         self.evicted_verified = 0
 
     def changed(self) -> simpy.Event:

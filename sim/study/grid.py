@@ -73,7 +73,7 @@ class StudySpec:
     cost_order: tuple[str, ...] = ()
     heatmap_axes: tuple[str, str] | None = None
     title: str = ""
-    runner: str = "sim.study_cell:run_engine"
+    runner: str = "sim.study.cell:run_engine"
 
     @property
     def swept_keys(self) -> list[str]:
@@ -296,7 +296,7 @@ def check_frame_sources(spec: StudySpec) -> None:
     FITS, complete, and integer is known only by reading them. Reading each distinct folder once here turns a
     float or truncated frame into one StudyError before the output folder exists, not a failure in every cell.
     """
-    from sim.frames import make_source
+    from sim.world.sources import make_source
 
     seen: set[str] = set()
     for params in configurations(spec):
@@ -427,6 +427,11 @@ def cell_seed(spec: StudySpec, params: dict[str, Any], seed_index: int) -> int:
     return int(digest[:8], 16) & 0x7FFFFFFF
 
 
+# Cell ids hash the runner by name; the engine runner keeps the name it had when ids were first published
+# (results.csv, cells/<cell_id>.json), so moving its module does not change any study's ids or its resume.
+_RUNNER_IDS = {StudySpec.runner: "sim.study_cell:run_engine"}
+
+
 def expand(spec: StudySpec) -> list[Cell]:
     """All cells of the study in a fixed order: configuration, then codec, then seed index."""
     cells = []
@@ -436,7 +441,7 @@ def expand(spec: StudySpec) -> list[Cell]:
             for i in range(spec.seeds):
                 seed = cell_seed(spec, params, i)
                 ident = _digest({"config": cid, "codec": codec, "seed": seed, "duration_s": spec.duration_s,
-                                 "fidelity": spec.fidelity, "runner": spec.runner})[:16]
+                                 "fidelity": spec.fidelity, "runner": _RUNNER_IDS.get(spec.runner, spec.runner)})[:16]
                 cells.append(Cell(ident, cid, codec, dict(params), i, seed))
     return cells
 
