@@ -72,7 +72,7 @@ class Faults:
         # Children 3 and 4 of the run's seed sequence (sim.mission.link draws from children 0-2 of the same sequence).
         children = np.random.SeedSequence(seed).spawn(5)[3:]
         self._resets, self._upsets = (np.random.default_rng(c) for c in children)
-        self.outages = sorted((o["start"], o["start"] + o["duration"]) for o in cfg.outages)
+        self.outages = sorted((o.start, o.start + o.duration) for o in cfg.outages)
         self.flips: dict[int, dict[int, set[int]]] = {}  # frame id -> part -> bit positions flipped (odd times)
         self.count = FaultCounters()
 
