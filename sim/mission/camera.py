@@ -7,6 +7,9 @@ every Nth frame high priority (class 0) for the ``priority`` downlink queue.
 
 from __future__ import annotations
 
+from collections.abc import Generator
+from typing import Any
+
 import simpy
 
 from sim.mission.onboard import Onboard
@@ -17,7 +20,7 @@ from sim.world.sources import FrameSource
 
 
 def camera_process(env: simpy.Environment, cam: CameraConfig, geometry: Geometry, source: FrameSource,
-                   onboard: Onboard):
+                   onboard: Onboard) -> Generator[simpy.Event, Any, None]:
     """simpy process: capture frames at the cadence for the whole run, into ``onboard``."""
     n_sources = len(source)
     taken = 0

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,7 +75,7 @@ class Timeline:
         self.rows.append((self.env.now, ob.raw.used, ob.store.used, c.generated_bytes, c.delivered_raw_bytes,
                           c.bytes_sent, len(ob.records), c.verified))
 
-    def monitor(self, step: float):
+    def monitor(self, step: float) -> Generator[simpy.Event, Any, None]:
         """simpy process: a sample every ``step`` seconds."""
         while True:
             self.sample()

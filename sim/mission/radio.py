@@ -11,8 +11,9 @@ The order of frames is the downlink queue's (:mod:`sim.mission.queue`).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import simpy
@@ -70,7 +71,7 @@ class Radio:
                                                   self.link.loss_probability(lengths), np.arange(len(lengths)))
         return air
 
-    def process(self):
+    def process(self) -> Generator[simpy.Event, Any, None]:
         """simpy process: every contact, uplink the ground's report, then send until LOS.
 
         A missed pass (``link.missed_pass_probability``) loses the whole contact; an outage (``faults.outages``)
