@@ -3,7 +3,10 @@
 Why strict: a data-budget answer built on a silently ignored typo (``rate_bsp``) is worse than no answer, so an
 unknown key, a value of the wrong type or out of range is a one-line :class:`ScenarioError` naming the key (the
 command line turns it into exit code 2). Every key, its unit, default and source is listed in
-``docs/simulator.md``; the schema below is the single place that defines them.
+``docs/simulator.md``; the schema below is the single place that defines them: pydantic models with extra keys
+forbidden, bounds as field constraints and choices as literals. Values are not coerced across types (TOML gives
+exact ones: the string ``"2"`` is not a number, ``1`` is not ``true``); pydantic's errors are turned into the
+one-line messages above (:func:`_one_line`).
 
 A scenario file may start from another with ``extends = "leo"`` (tables merge key by key; arrays such as
 ``stations`` are replaced whole). Overrides use dotted paths, list items by index: ``radio.rate_bps``,

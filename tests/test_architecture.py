@@ -1,5 +1,5 @@
-"""The rooms' import rules (docs/architecture.md): no import cycle inside flight/, ground/ or sim/, and flight/
-imports nothing of ours outside flight/.
+"""The rooms' import rules (docs/architecture.md): no import cycle inside flight/, ground/ or sim/, flight/
+imports nothing of ours outside flight/, and the rooms of sim/ import only downwards (docs/simulator.md).
 
 Imports are read from the source (every ``import``/``from`` statement, at any depth: a function-level or
 TYPE_CHECKING import ties modules together just the same), not by importing the modules.
@@ -90,6 +90,25 @@ def test_flight_imports_nothing_of_ours() -> None:
     outside = {f"{m} -> {dep}" for m, deps in import_graph().items() if m.split(".")[0] == "flight"
                for dep in deps if dep.split(".")[0] != "flight"}
     assert not outside, f"flight/ imports outside flight/: {sorted(outside)}"
+
+
+#: sim/'s rooms, bottom up: a module may import its own room and the ones below it, never one above.
+SIM_LAYERS = {"sim.scenario": 0, "sim.cache": 0, "sim.uplink": 0, "sim.world": 1, "sim.mission": 2, "sim.output": 3,
+              "sim.study": 4, "sim.run": 5}
+
+
+def sim_layer(module: str) -> int | None:
+    """The layer of a sim module's room (None outside the rooms: ``sim`` itself, the data folders)."""
+    for room, layer in SIM_LAYERS.items():
+        if module == room or module.startswith(f"{room}."):
+            return layer
+    return None
+
+
+def test_sim_rooms_import_downwards() -> None:
+    upward = sorted(f"{m} -> {dep}" for m, deps in import_graph().items() if (low := sim_layer(m)) is not None
+                    for dep in deps if (high := sim_layer(dep)) is not None and high > low)
+    assert not upward, f"sim/ imports a room above its own: {upward}"
 
 
 def test_the_cycle_finder_finds_a_cycle() -> None:
