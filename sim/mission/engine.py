@@ -34,9 +34,9 @@ from sim.mission.faults import Faults
 from sim.mission.groundseg import GroundSegment
 from sim.mission.link import Link
 from sim.mission.onboard import Onboard
+from sim.mission.progress import ProgressBar
 from sim.mission.radio import Radio
 from sim.mission.records import event_row
-from sim.output.progress import ProgressBar
 from sim.scenario import Scenario, ScenarioError
 from sim.world.orbit import Contact, compute_geometry
 from sim.world.sources import make_source
