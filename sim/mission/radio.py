@@ -1,5 +1,5 @@
-"""The downlink: a queue of frames with packets to send, the radio that sends them in contacts, and the
-spacecraft's side of the ACK/NAK exchange (CFDP class 2 in spirit).
+"""The downlink: the radio that sends the queued frames' packets in contacts, and the spacecraft's side of the
+ACK/NAK exchange (CFDP class 2 in spirit).
 
 The radio sends one frame's pending packets at a time, in part order, at the information rate with the framing
 overhead, and stops at the end of the contact (a frame cut by LOS continues at the next one). Each batch is
