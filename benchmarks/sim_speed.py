@@ -15,7 +15,7 @@ import time
 
 from flight.codecs.registry import get_codec
 from flight.errors import InputError
-from sim.engine import run_simulation
+from sim.mission.engine import run_simulation
 from sim.scenario import load_scenario
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sim.study import main  # noqa: E402
+from sim.study.cli import main  # noqa: E402
 
 
 def grid(duration: str, seeds: int) -> list[str]:

@@ -11,9 +11,9 @@ import sys
 
 from flight.cli import OneLineParser, run_cli
 from flight.codecs.registry import CODEC_CHOICES
-from sim.engine import EXACT_PACKET_BUDGET, FIDELITIES, contact_packets, resolve_run, run_simulation
-from sim.outdir import check_writable
-from sim.report import format_summary, metrics_json, write_outputs
+from sim.mission.engine import EXACT_PACKET_BUDGET, FIDELITIES, contact_packets, resolve_run, run_simulation
+from sim.output.outdir import check_writable
+from sim.output.report import format_summary, metrics_json, write_outputs
 from sim.scenario import load_scenario, parse_duration, parse_overrides, shipped_scenarios
 
 EXAMPLES = """examples:

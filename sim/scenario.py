@@ -3,7 +3,10 @@
 Why strict: a data-budget answer built on a silently ignored typo (``rate_bsp``) is worse than no answer, so an
 unknown key, a value of the wrong type or out of range is a one-line :class:`ScenarioError` naming the key (the
 command line turns it into exit code 2). Every key, its unit, default and source is listed in
-``docs/simulator.md``; the schema below is the single place that defines them.
+``docs/simulator.md``; the schema below is the single place that defines them: pydantic models with extra keys
+forbidden, bounds as field constraints and choices as literals. Values are not coerced across types (TOML gives
+exact ones: the string ``"2"`` is not a number, ``1`` is not ``true``); pydantic's errors are turned into the
+one-line messages above (:func:`_one_line`).
 
 A scenario file may start from another with ``extends = "leo"`` (tables merge key by key; arrays such as
 ``stations`` are replaced whole). Overrides use dotted paths, list items by index: ``radio.rate_bps``,
@@ -13,16 +16,15 @@ A scenario file may start from another with ``extends = "leo"`` (tables merge ke
 from __future__ import annotations
 
 import copy
-import dataclasses
 import difflib
 import math
 import re
 import tomllib
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError
 
 from flight.errors import InputError
 
@@ -34,201 +36,266 @@ class ScenarioError(InputError):
     """A scenario that cannot be simulated: the message names the key or path and says why, on one line."""
 
 
-def _f(default: Any, unit: str = "", lo: float | None = None, hi: float | None = None, *, lo_open: bool = False,
-       hi_open: bool = False, choices: tuple[str, ...] | None = None, doc: str = "",
-       parse: Callable[[str, Any], Any] | None = None) -> Any:
-    """A schema field: default, unit, bounds (closed unless *_open), allowed strings and a one-line meaning.
-
-    ``parse(key, value)`` validates a field whose shape the generic rules do not cover (a list of tables).
-    """
-    meta = {"unit": unit, "lo": lo, "hi": hi, "lo_open": lo_open, "hi_open": hi_open, "choices": choices, "doc": doc,
-            "parse": parse}
-    if isinstance(default, list):
-        return field(default_factory=lambda: list(default), metadata=meta)
-    return field(default=default, metadata=meta)
+def _f(default: Any, unit: str = "", *, ge: float | None = None, gt: float | None = None, le: float | None = None,
+       lt: float | None = None, doc: str = "") -> Any:
+    """A schema field: default, unit, bounds (``ge``/``gt`` below, ``le``/``lt`` above) and a one-line meaning."""
+    kwargs: dict[str, Any] = {"default_factory": lambda: list(default)} if isinstance(default, list) else {
+        "default": default}
+    return Field(**kwargs, ge=ge, gt=gt, le=le, lt=lt, description=doc, json_schema_extra={"unit": unit})
 
 
-@dataclass(frozen=True)
-class OrbitConfig:
-    """Where the spacecraft is: orbital elements, a TLE, or (deep space) a fixed contact schedule."""
-
-    kind: str = _f("elements", choices=("elements", "tle", "schedule"), doc="how contacts are found")
-    epoch: str = _f("2025-03-20T00:00:00Z", doc="simulation start (UTC, ISO 8601); also the elements' epoch")
-    altitude_km: float = _f(525.0, "km", 100.0, 40000.0, doc="mean altitude above the equatorial radius")
-    inclination_deg: float = _f(97.5, "deg", 0.0, 180.0)
-    eccentricity: float = _f(0.0, "", 0.0, 0.1, hi_open=True)
-    raan_deg: float | None = _f(None, "deg", 0.0, 360.0, doc="right ascension of the node; default from ltan_h")
-    ltan_h: float = _f(12.0, "h", 0.0, 24.0, hi_open=True, doc="local time of the ascending node (SSO)")
-    arg_perigee_deg: float = _f(0.0, "deg", 0.0, 360.0)
-    mean_anomaly_deg: float = _f(0.0, "deg", 0.0, 360.0)
-    bstar: float = _f(0.0, "1/earth radii", 0.0, 0.01, doc="SGP4 drag term (0: no decay)")
-    tle_line1: str = _f("", doc="TLE line 1 (kind = 'tle')")
-    tle_line2: str = _f("", doc="TLE line 2 (kind = 'tle')")
-    schedule_period_s: float = _f(86400.0, "s", 0.0, lo_open=True, doc="repeat period of the contact schedule")
-    schedule_windows_s: list = _f([], "s", doc="[[start, end], ...] within each period (kind = 'schedule')")
-    schedule_station: str = _f("DSN", doc="name reported for scheduled contacts")
+# -- value types: TOML gives exact types, so no quiet coercion (a string "2" is not a number, 1 is not true) --
 
 
-@dataclass(frozen=True)
-class StationConfig:
-    """A ground station and its elevation mask."""
-
-    name: str = _f("station")
-    lat_deg: float = _f(0.0, "deg", -90.0, 90.0)
-    lon_deg: float = _f(0.0, "deg", -180.0, 360.0)
-    alt_m: float = _f(0.0, "m", -500.0, 9000.0)
-    min_elevation_deg: float = _f(10.0, "deg", 0.0, 90.0, hi_open=True, doc="elevation mask")
-
-
-@dataclass(frozen=True)
-class SyntheticConfig:
-    """A synthetic sky: bias with column structure, sky, stars, cosmic rays, Poisson and read noise."""
-
-    pool: int = _f(4, "frames", 1, 64, doc="distinct frames generated (cycled like a folder)")
-    bias_adu: float = _f(1000.0, "ADU", 0.0, 60000.0)
-    read_noise_e: float = _f(5.0, "e-", 0.0, 1000.0)
-    gain_e_per_adu: float = _f(1.5, "e-/ADU", 0.0, 100.0, lo_open=True)
-    sky_e: float = _f(40.0, "e-/pixel", 0.0, 1e6)
-    stars: int = _f(400, "per frame", 0, 1_000_000)
-    star_peak_e_max: float = _f(200000.0, "e-", 0.0, 1e9, doc="brightest star's peak (power-law fluxes)")
-    fwhm_px: float = _f(2.5, "pixels", 0.0, 100.0, lo_open=True)
-    cosmic_rays: int = _f(20, "per frame", 0, 1_000_000)
-
-
-@dataclass(frozen=True)
-class CameraConfig:
-    """The detector and its cadence, and where frame content comes from."""
-
-    rows: int = _f(2048, "pixels", 1, 65536)
-    cols: int = _f(2048, "pixels", 1, 65536)
-    cadence_s: float = _f(60.0, "s", 0.0, lo_open=True)
-    source: str = _f("../frames", doc="folder of FITS frames (cycled), or 'synthetic'")
-    capture: str = _f("always", choices=("always", "eclipse", "sunlit"), doc="when the camera takes frames")
-    priority_every: int = _f(0, "frames", 0, doc="every Nth frame is high priority (0: none)")
-    synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
-
-
-@dataclass(frozen=True)
-class CodecConfig:
-    """Container and packet parameters shared by every codec."""
-
-    tile_rows: int = _f(0, "pixels", 0, 65536, doc="0 and 0: the codec's default (one row; IDF 128 x 128)")
-    tile_cols: int = _f(0, "pixels", 0, 65536, doc="0 with tile_rows set: the whole width")
-    packet_size: int = _f(2048, "octets", 64, 65542, doc="maximum CCSDS packet size")
-    idf_model: str = _f("", doc="IDF model bundle folder ('' = default bundle)")
-
-
-@dataclass(frozen=True)
-class CpuConfig:
-    """The flight computer's compression budget."""
-
-    profile: str = _f("cortex-a72", choices=("cortex-a72", "cortex-a9"), doc="cycles-per-op profile")
-    cores: int | None = _f(None, "cores", 1, 64, doc="default: the profile's")
-    clock_hz: float | None = _f(None, "Hz", 0.0, 1e11, lo_open=True, doc="default: the profile's")
-    duty_cycle: float = _f(1.0, "", 0.0, 1.0, lo_open=True, doc="share of core time for compression in sunlight")
-    eclipse_duty_cycle: float = _f(0.5, "", 0.0, 1.0, doc="same, in eclipse (power-limited)")
-
-
-@dataclass(frozen=True)
-class StorageConfig:
-    """Onboard storage: a raw-frame buffer before the CPU and the packet store before the radio."""
-
-    capacity_bytes: float = _f(32e9, "bytes", 0.0, lo_open=True, doc="packet store (compressed, until ACK)")
-    raw_capacity_bytes: float = _f(2e9, "bytes", 0.0, lo_open=True, doc="raw frames waiting for the CPU")
-    policy: str = _f("drop_newest", choices=("drop_newest", "drop_oldest", "stop_capture"),
-                     doc="what happens when a store is full")
-    keep_raw_until_ack: bool = _f(False, doc="keep each raw frame (in the raw buffer) until the ground's ACK, so a "
-                                             "corrupted stored packet can be regenerated")
-
-
-@dataclass(frozen=True)
-class RadioConfig:
-    """The downlink: information rate, framing overhead, queue order, and the uplink for ACK/NAK."""
-
-    rate_bps: float = _f(2e6, "bit/s", 0.0, lo_open=True, doc="information rate while in contact")
-    framing_overhead: float = _f(0.10, "", 0.0, 10.0, doc="extra link bits per packet bit (frames, ASM, fill)")
-    queue: str = _f("fifo", choices=("fifo", "lifo", "priority"), doc="order of new frames on the downlink")
-    retransmit_first: bool = _f(True, doc="serve NAKed packets before new frames")
-    uplink_rate_bps: float = _f(64e3, "bit/s", 0.0, lo_open=True, doc="telecommand rate for ACK/NAK lists")
-
-
-@dataclass(frozen=True)
-class LinkConfig:
-    """What the channel does to packets and passes (drawn from the run's seeded generator)."""
-
-    ber: float = _f(1e-7, "", 0.0, 0.5, doc="bit error rate after decoding; PER = 1-(1-BER)^bits")
-    packet_loss: float = _f(0.0, "", 0.0, 1.0, hi_open=True, doc="packet erasure probability (on top of BER)")
-    missed_pass_probability: float = _f(0.0, "", 0.0, 1.0, doc="chance that a whole contact is lost")
-    max_transmissions: int = _f(0, "", 0, doc="per packet; 0: unlimited (CFDP class 2)")
-
-
-@dataclass(frozen=True)
-class GroundConfig:
-    """The ground segment's acknowledgement rhythm."""
-
-    ack_interval_s: float = _f(0.0, "s", 0.0, doc="ACK/NAK also every N s during a contact (0: at AOS only)")
-
-
-def _outages(key: str, value: Any) -> list[dict[str, float]]:
-    """``[{start = "2d", duration = "3d"}, ...]`` (numbers are seconds) -> ``[{"start": s, "duration": s}, ...]``."""
-    bad = f"{key} must be a list of {{start = ..., duration = ...}} tables (seconds or e.g. \"2d\")"
-    if not isinstance(value, list):
-        raise ScenarioError(bad)
-    out = []
-    for i, item in enumerate(value):
-        if not isinstance(item, dict) or set(item) != {"start", "duration"}:
-            raise ScenarioError(f"{bad}; item {i} is {item!r}")
-        start = _seconds(f"{key}.{i}.start", item["start"], allow_zero=True)
-        duration = _seconds(f"{key}.{i}.duration", item["duration"], allow_zero=False)
-        out.append({"start": start, "duration": duration})
-    return out
-
-
-def _seconds(key: str, value: Any, allow_zero: bool) -> float:
-    """A time given as seconds (a number) or as a duration string (``"36h"``, ``"2d"``)."""
-    bad = ScenarioError(f"{key}: expected seconds or a duration like 6h, 2d (got {value!r})")
-    if isinstance(value, str):
-        match = _DURATION.match(value)
-        if not match:
-            raise bad
-        value = float(match.group(1)) * _UNIT_S[match.group(2)]
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise bad
-    if value < 0 or (value == 0 and not allow_zero):
-        raise ScenarioError(f"{key} must be {'>=' if allow_zero else '>'} 0 (got {value:g})")
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"must be a number (got {value!r})")
+    if not math.isfinite(value):
+        raise ValueError(f"must be a finite number (got {value!r})")
     return float(value)
 
 
-@dataclass(frozen=True)
-class FaultsConfig:
-    """Faults injected on purpose (all off by default), drawn from the run's seed; see ``sim/faults.py``."""
-
-    reset_rate_per_day: float = _f(0.0, "1/day", 0.0, 1e4, doc="flight-computer resets (Poisson); a frame being "
-                                                                 "compressed goes back to the raw buffer")
-    reboot_s: float = _f(60.0, "s", 0.0, 86400.0, doc="time from a reset until the CPU compresses again")
-    storage_upsets_per_bit_day: float = _f(0.0, "1/(bit day)", 0.0, 1.0, doc="bit flips in stored packets "
-                                                                              "(Poisson over the bytes held)")
-    outages: list = _f([], "s", doc="link outages: [{start = \"2d\", duration = \"3d\"}, ...]; contact time "
-                                    "inside them is lost", parse=_outages)
+def _integer(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"must be a number (integer) (got {value!r})")
+    if not math.isfinite(value) or float(value) != int(value):
+        raise ValueError(f"must be an integer (got {value!r})")
+    return int(value)
 
 
-@dataclass(frozen=True)
-class Scenario:
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"must be true or false (got {value!r})")
+    return value
+
+
+def _string(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"must be a string (got {value!r})")
+    return value
+
+
+def _choice(*names: str) -> Any:
+    """A string that must be one of ``names``."""
+
+    def check(value: Any) -> str:
+        if _string(value) not in names:
+            raise ValueError(f"must be one of {', '.join(names)} (got {value!r})")
+        return value
+
+    return Annotated[Literal[names], BeforeValidator(check)]
+
+
+def _seconds(value: Any) -> float:
+    """A time given as seconds (a number) or as a duration string (``"36h"``, ``"2d"``)."""
+    try:
+        seconds = duration_seconds(value)
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds):
+        raise ValueError(f"expected seconds or a duration like 6h, 2d (got {value!r})")
+    return seconds
+
+
+def _windows(value: Any) -> list[list[float]]:
+    bad = ValueError("must be a list of [start, end] pairs in seconds with 0 <= start < end")
+    if not isinstance(value, list):
+        raise bad
+    out = []
+    for pair in value:
+        if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(v, int | float) for v in pair)):
+            raise bad
+        start, end = float(pair[0]), float(pair[1])
+        if not 0 <= start < end:
+            raise bad
+        out.append([start, end])
+    return out
+
+
+Num = Annotated[float, BeforeValidator(_number)]
+Int = Annotated[int, BeforeValidator(_integer)]
+Bool = Annotated[bool, BeforeValidator(_boolean)]
+Str = Annotated[str, BeforeValidator(_string)]
+Seconds = Annotated[float, BeforeValidator(_seconds)]
+Windows = Annotated[list[list[float]], BeforeValidator(_windows)]
+
+
+class _Table(BaseModel):
+    """A scenario table: known keys only, values of the declared type and range, immutable once built."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class OrbitConfig(_Table):
+    """Where the spacecraft is: orbital elements, a TLE, or (deep space) a fixed contact schedule."""
+
+    kind: _choice("elements", "tle", "schedule") = _f("elements", doc="how contacts are found")
+    epoch: Str = _f("2025-03-20T00:00:00Z", doc="simulation start (UTC, ISO 8601); also the elements' epoch")
+    altitude_km: Num = _f(525.0, "km", ge=100.0, le=40000.0, doc="mean altitude above the equatorial radius")
+    inclination_deg: Num = _f(97.5, "deg", ge=0.0, le=180.0)
+    eccentricity: Num = _f(0.0, "", ge=0.0, lt=0.1)
+    raan_deg: Num | None = _f(None, "deg", ge=0.0, le=360.0, doc="right ascension of the node; default from ltan_h")
+    ltan_h: Num = _f(12.0, "h", ge=0.0, lt=24.0, doc="local time of the ascending node (SSO)")
+    arg_perigee_deg: Num = _f(0.0, "deg", ge=0.0, le=360.0)
+    mean_anomaly_deg: Num = _f(0.0, "deg", ge=0.0, le=360.0)
+    bstar: Num = _f(0.0, "1/earth radii", ge=0.0, le=0.01, doc="SGP4 drag term (0: no decay)")
+    tle_line1: Str = _f("", doc="TLE line 1 (kind = 'tle')")
+    tle_line2: Str = _f("", doc="TLE line 2 (kind = 'tle')")
+    schedule_period_s: Num = _f(86400.0, "s", gt=0.0, doc="repeat period of the contact schedule")
+    schedule_windows_s: Windows = _f([], "s", doc="[[start, end], ...] within each period (kind = 'schedule')")
+    schedule_station: Str = _f("DSN", doc="name reported for scheduled contacts")
+
+
+class StationConfig(_Table):
+    """A ground station and its elevation mask."""
+
+    name: Str = _f("station")
+    lat_deg: Num = _f(0.0, "deg", ge=-90.0, le=90.0)
+    lon_deg: Num = _f(0.0, "deg", ge=-180.0, le=360.0)
+    alt_m: Num = _f(0.0, "m", ge=-500.0, le=9000.0)
+    min_elevation_deg: Num = _f(10.0, "deg", ge=0.0, lt=90.0, doc="elevation mask")
+
+
+class SyntheticConfig(_Table):
+    """A synthetic sky: bias with column structure, sky, stars, cosmic rays, Poisson and read noise."""
+
+    pool: Int = _f(4, "frames", ge=1, le=64, doc="distinct frames generated (cycled like a folder)")
+    bias_adu: Num = _f(1000.0, "ADU", ge=0.0, le=60000.0)
+    read_noise_e: Num = _f(5.0, "e-", ge=0.0, le=1000.0)
+    gain_e_per_adu: Num = _f(1.5, "e-/ADU", gt=0.0, le=100.0)
+    sky_e: Num = _f(40.0, "e-/pixel", ge=0.0, le=1e6)
+    stars: Int = _f(400, "per frame", ge=0, le=1_000_000)
+    star_peak_e_max: Num = _f(200000.0, "e-", ge=0.0, le=1e9, doc="brightest star's peak (power-law fluxes)")
+    fwhm_px: Num = _f(2.5, "pixels", gt=0.0, le=100.0)
+    cosmic_rays: Int = _f(20, "per frame", ge=0, le=1_000_000)
+
+
+class CameraConfig(_Table):
+    """The detector and its cadence, and where frame content comes from."""
+
+    rows: Int = _f(2048, "pixels", ge=1, le=65536)
+    cols: Int = _f(2048, "pixels", ge=1, le=65536)
+    cadence_s: Num = _f(60.0, "s", gt=0.0)
+    source: Str = _f("../frames", doc="folder of FITS frames (cycled), or 'synthetic'")
+    capture: _choice("always", "eclipse", "sunlit") = _f("always", doc="when the camera takes frames")
+    priority_every: Int = _f(0, "frames", ge=0, doc="every Nth frame is high priority (0: none)")
+    synthetic: SyntheticConfig = Field(default_factory=SyntheticConfig)
+
+
+class CodecConfig(_Table):
+    """Container and packet parameters shared by every codec."""
+
+    tile_rows: Int = _f(0, "pixels", ge=0, le=65536, doc="0 and 0: the codec's default (one row; IDF 128 x 128)")
+    tile_cols: Int = _f(0, "pixels", ge=0, le=65536, doc="0 with tile_rows set: the whole width")
+    packet_size: Int = _f(2048, "octets", ge=64, le=65542, doc="maximum CCSDS packet size")
+    idf_model: Str = _f("", doc="IDF model bundle folder ('' = default bundle)")
+
+
+class CpuConfig(_Table):
+    """The flight computer's compression budget."""
+
+    profile: _choice("cortex-a72", "cortex-a9") = _f("cortex-a72", doc="cycles-per-op profile")
+    cores: Int | None = _f(None, "cores", ge=1, le=64, doc="default: the profile's")
+    clock_hz: Num | None = _f(None, "Hz", gt=0.0, le=1e11, doc="default: the profile's")
+    duty_cycle: Num = _f(1.0, "", gt=0.0, le=1.0, doc="share of core time for compression in sunlight")
+    eclipse_duty_cycle: Num = _f(0.5, "", ge=0.0, le=1.0, doc="same, in eclipse (power-limited)")
+
+
+class StorageConfig(_Table):
+    """Onboard storage: a raw-frame buffer before the CPU and the packet store before the radio."""
+
+    capacity_bytes: Num = _f(32e9, "bytes", gt=0.0, doc="packet store (compressed, until ACK)")
+    raw_capacity_bytes: Num = _f(2e9, "bytes", gt=0.0, doc="raw frames waiting for the CPU")
+    policy: _choice("drop_newest", "drop_oldest", "stop_capture") = _f(
+        "drop_newest", doc="what happens when a store is full")
+    keep_raw_until_ack: Bool = _f(False, doc="keep each raw frame (in the raw buffer) until the ground's ACK, so a "
+                                             "corrupted stored packet can be regenerated")
+
+
+class RadioConfig(_Table):
+    """The downlink: information rate, framing overhead, queue order, and the uplink for ACK/NAK."""
+
+    rate_bps: Num = _f(2e6, "bit/s", gt=0.0, doc="information rate while in contact")
+    framing_overhead: Num = _f(0.10, "", ge=0.0, le=10.0, doc="extra link bits per packet bit (frames, ASM, fill)")
+    queue: _choice("fifo", "lifo", "priority") = _f("fifo", doc="order of new frames on the downlink")
+    retransmit_first: Bool = _f(True, doc="serve NAKed packets before new frames")
+    uplink_rate_bps: Num = _f(64e3, "bit/s", gt=0.0, doc="telecommand rate for ACK/NAK lists")
+
+
+class LinkConfig(_Table):
+    """What the channel does to packets and passes (drawn from the run's seeded generator)."""
+
+    ber: Num = _f(1e-7, "", ge=0.0, le=0.5, doc="bit error rate after decoding; PER = 1-(1-BER)^bits")
+    packet_loss: Num = _f(0.0, "", ge=0.0, lt=1.0, doc="packet erasure probability (on top of BER)")
+    missed_pass_probability: Num = _f(0.0, "", ge=0.0, le=1.0, doc="chance that a whole contact is lost")
+    max_transmissions: Int = _f(0, "", ge=0, doc="per packet; 0: unlimited (CFDP class 2)")
+
+
+class GroundConfig(_Table):
+    """The ground segment's acknowledgement rhythm."""
+
+    ack_interval_s: Num = _f(0.0, "s", ge=0.0, doc="ACK/NAK also every N s during a contact (0: at AOS only)")
+
+
+class Outage(_Table):
+    """A link outage: ``start`` and ``duration`` in seconds from the start (numbers, or strings like "2d")."""
+
+    start: Seconds = Field(ge=0.0)
+    duration: Seconds = Field(gt=0.0)
+
+
+def _outages(value: Any) -> Any:
+    """``[{start = "2d", duration = "3d"}, ...]``: a list of tables with exactly those two keys."""
+    if not isinstance(value, list):
+        raise ValueError(_OUTAGES_SHAPE)
+    for i, item in enumerate(value):
+        if not isinstance(item, dict | Outage) or (isinstance(item, dict) and set(item) != {"start", "duration"}):
+            raise ValueError(f"{_OUTAGES_SHAPE}; item {i} is {item!r}")
+    return value
+
+
+_OUTAGES_SHAPE = "must be a list of {start = ..., duration = ...} tables (seconds or e.g. \"2d\")"
+
+
+class FaultsConfig(_Table):
+    """Faults injected on purpose (all off by default), drawn from the run's seed; see ``sim/mission/faults.py``."""
+
+    reset_rate_per_day: Num = _f(0.0, "1/day", ge=0.0, le=1e4, doc="flight-computer resets (Poisson); a frame being "
+                                                                     "compressed goes back to the raw buffer")
+    reboot_s: Num = _f(60.0, "s", ge=0.0, le=86400.0, doc="time from a reset until the CPU compresses again")
+    storage_upsets_per_bit_day: Num = _f(0.0, "1/(bit day)", ge=0.0, le=1.0, doc="bit flips in stored packets "
+                                                                                  "(Poisson over the bytes held)")
+    outages: Annotated[list[Outage], BeforeValidator(_outages)] = _f(
+        [], "s", doc="link outages: [{start = \"2d\", duration = \"3d\"}, ...]; contact time inside them is lost")
+
+
+def _stations(value: Any) -> Any:
+    if not isinstance(value, list | tuple):
+        raise ValueError("expected an array of tables ([[stations]])")
+    return tuple(value)
+
+
+class Scenario(_Table):
     """A whole mission: every number the simulator uses, resolved and validated."""
 
-    name: str = _f("scenario")
-    description: str = _f("")
-    orbit: OrbitConfig = field(default_factory=OrbitConfig)
-    stations: tuple[StationConfig, ...] = ()
-    camera: CameraConfig = field(default_factory=CameraConfig)
-    codec: CodecConfig = field(default_factory=CodecConfig)
-    cpu: CpuConfig = field(default_factory=CpuConfig)
-    storage: StorageConfig = field(default_factory=StorageConfig)
-    radio: RadioConfig = field(default_factory=RadioConfig)
-    link: LinkConfig = field(default_factory=LinkConfig)
-    ground: GroundConfig = field(default_factory=GroundConfig)
-    faults: FaultsConfig = field(default_factory=FaultsConfig)
-    source_path: str = field(default="", compare=False, metadata={"internal": True})
+    name: Str = _f("scenario")
+    description: Str = _f("")
+    orbit: OrbitConfig = Field(default_factory=OrbitConfig)
+    stations: Annotated[tuple[StationConfig, ...], BeforeValidator(_stations)] = ()
+    camera: CameraConfig = Field(default_factory=CameraConfig)
+    codec: CodecConfig = Field(default_factory=CodecConfig)
+    cpu: CpuConfig = Field(default_factory=CpuConfig)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    radio: RadioConfig = Field(default_factory=RadioConfig)
+    link: LinkConfig = Field(default_factory=LinkConfig)
+    ground: GroundConfig = Field(default_factory=GroundConfig)
+    faults: FaultsConfig = Field(default_factory=FaultsConfig)
+    _source_path: str = PrivateAttr("")  # the file it was loaded from (not a key)
+
+    @property
+    def source_path(self) -> str:
+        """The scenario file this was loaded from ('' when built in code)."""
+        return self._source_path
 
     @property
     def start(self) -> datetime:
@@ -237,9 +304,8 @@ class Scenario:
 
     def to_dict(self) -> dict:
         """Plain dict of every resolved value (for metrics.json and cache keys)."""
-        out = dataclasses.asdict(self)
-        out.pop("source_path", None)
-        out["stations"] = [dataclasses.asdict(s) for s in self.stations]
+        out = self.model_dump()
+        out["stations"] = list(out["stations"])
         return out
 
     def frame_folder(self) -> Path | None:
@@ -286,11 +352,15 @@ def load_scenario(name_or_path: str | Path, overrides: dict[str, Any] | None = N
 def _validated(raw: dict, origin: str, path: Path | None = None) -> Scenario:
     """Build and cross-check a scenario; errors get ``origin`` in front (file name or --set)."""
     try:
-        scenario = _build(Scenario, raw, "")
+        try:
+            scenario = Scenario.model_validate(raw)
+        except ValidationError as exc:
+            raise ScenarioError(_one_line(exc)) from None
         _check(scenario)
     except ScenarioError as exc:
         raise ScenarioError(f"{origin}{exc}") from None
-    return dataclasses.replace(scenario, source_path=str(path or ""))
+    scenario._source_path = str(path or "")
+    return scenario
 
 
 def parse_overrides(items: list[str]) -> dict[str, Any]:
@@ -317,15 +387,26 @@ _UNIT_S = {None: 1.0, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0,
            "day": 86400.0, "days": 86400.0, "w": 604800.0}
 
 
+def duration_seconds(value: str | float) -> float:
+    """Seconds from a number (taken as seconds) or a duration string: ``"6h"``, ``"30d"``, ``"90min"``,
+    ``"3600"``. Raises ValueError for anything else; the sign and range are the caller's to check."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError(f"not a duration: {value!r}")
+    if not isinstance(value, str):
+        return float(value)
+    match = _DURATION.match(value)
+    if not match:
+        raise ValueError(f"not a duration: {value!r}")
+    return float(match.group(1)) * _UNIT_S[match.group(2)]
+
+
 def parse_duration(text: str | float) -> float:
-    """``"6h"``, ``"30d"``, ``"90min"``, ``"3600"`` -> seconds (> 0); ScenarioError otherwise."""
-    if isinstance(text, int | float):
-        seconds = float(text)
-    else:
-        match = _DURATION.match(text)
-        if not match:
-            raise ScenarioError(f"duration {text!r}: expected a number with unit s, min, h or d (e.g. 6h, 30d)")
-        seconds = float(match.group(1)) * _UNIT_S[match.group(2)]
+    """A run length from the command line or a study: ``"6h"``, ``"30d"``, ``3600`` -> seconds (> 0, finite);
+    ScenarioError otherwise."""
+    try:
+        seconds = duration_seconds(text)
+    except ValueError:
+        raise ScenarioError(f"duration {text!r}: expected a number with unit s, min, h or d (e.g. 6h, 30d)") from None
     if not seconds > 0 or math.isinf(seconds):
         raise ScenarioError(f"duration {text!r}: must be > 0")
     return seconds
@@ -423,96 +504,47 @@ def _list_item(node: list, part: str, where: str) -> Any:
     return node[_list_index(node, part, where)]
 
 
-def _fields(cls: type) -> dict[str, dataclasses.Field]:
-    return {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
+_BOUNDS = {"greater_than": (">", "gt"), "greater_than_equal": (">=", "ge"), "less_than": ("<", "lt"),
+           "less_than_equal": ("<=", "le")}
 
 
-def _build(cls: type, raw: Any, prefix: str) -> Any:
-    """Validate ``raw`` against dataclass ``cls`` (keys, types, bounds) and construct it."""
-    where = prefix.rstrip(".") or "scenario"
-    if not isinstance(raw, dict):
-        raise ScenarioError(f"{where}: expected a table of keys, got {type(raw).__name__}")
-    known = _fields(cls)
-    for key in raw:
-        if key not in known:
-            guess = difflib.get_close_matches(key, list(known), n=1)
-            hint = f" (did you mean {prefix}{guess[0]}?)" if guess else ""
-            raise ScenarioError(f"unknown key {prefix}{key}{hint}")
-    values: dict[str, Any] = {}
-    for name, fld in known.items():
-        if name not in raw:
+def _one_line(exc: ValidationError) -> str:
+    """The first problem pydantic found, as today's one line naming the key: unknown keys first (with a
+    did-you-mean), then the first bad value in the order of the schema."""
+    errors = exc.errors(include_url=False)
+    unknown = [e for e in errors if e["type"] == "extra_forbidden"]
+    err = min(unknown, key=lambda e: len(e["loc"])) if unknown else errors[0]
+    loc = [str(part) for part in err["loc"]]
+    key = ".".join(loc)
+    kind, value = err["type"], err.get("input")
+    if kind == "extra_forbidden":
+        known = _table_keys(err["loc"][:-1])
+        guess = difflib.get_close_matches(loc[-1], known, n=1)
+        prefix = ".".join(loc[:-1] + [""])
+        return f"unknown key {key}" + (f" (did you mean {prefix}{guess[0]}?)" if guess else "")
+    if kind in _BOUNDS:
+        op, name = _BOUNDS[kind]
+        return f"{key} must be {op} {err['ctx'][name]:g} (got {value:g})"
+    if kind == "model_type":
+        return f"{key or 'scenario'}: expected a table of keys, got {type(value).__name__}"
+    text = str(err["ctx"]["error"]) if kind == "value_error" else err["msg"]
+    return f"{key} {text}" if text.startswith("must") else f"{key}: {text}"
+
+
+def _table_keys(loc: tuple) -> list[str]:
+    """The keys of the table at ``loc`` (e.g. ``("stations", 0)``, ``("camera", "synthetic")``)."""
+    model: type[BaseModel] = Scenario
+    for part in loc:
+        if isinstance(part, int):
             continue
-        key = f"{prefix}{name}"
-        value = raw[name]
-        sub = _dataclass_type(cls, name)
-        if name == "stations":
-            if not isinstance(value, list):
-                raise ScenarioError("stations: expected an array of tables ([[stations]])")
-            values[name] = tuple(_build(StationConfig, s, f"stations.{i}.") for i, s in enumerate(value))
-        elif sub is not None:
-            values[name] = _build(sub, value, f"{key}.")
-        else:
-            values[name] = _coerce(key, value, fld)
-    return cls(**values)
+        model = _SUBTABLES[part]
+    return list(model.model_fields)
 
 
-def _dataclass_type(cls: type, name: str) -> type | None:
-    sub = {"orbit": OrbitConfig, "camera": CameraConfig, "codec": CodecConfig, "cpu": CpuConfig,
-           "storage": StorageConfig, "radio": RadioConfig, "link": LinkConfig, "ground": GroundConfig,
-           "synthetic": SyntheticConfig, "faults": FaultsConfig}
-    return sub.get(name) if cls in (Scenario, CameraConfig) else None
-
-
-def _coerce(key: str, value: Any, fld: dataclasses.Field) -> Any:
-    meta = fld.metadata
-    if meta.get("parse"):
-        return meta["parse"](key, value)
-    kind = fld.default if fld.default is not dataclasses.MISSING else fld.default_factory()
-    hint = str(fld.type)
-    if isinstance(kind, bool):
-        if not isinstance(value, bool):
-            raise ScenarioError(f"{key} must be true or false (got {value!r})")
-        return value
-    if isinstance(kind, list):
-        return _windows(key, value)
-    if isinstance(kind, str):
-        if not isinstance(value, str):
-            raise ScenarioError(f"{key} must be a string (got {value!r})")
-        if meta["choices"] and value not in meta["choices"]:
-            raise ScenarioError(f"{key} must be one of {', '.join(meta['choices'])} (got {value!r})")
-        return value
-    want_int = hint.startswith("int")
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ScenarioError(f"{key} must be a number{' (integer)' if want_int else ''} (got {value!r})")
-    if want_int:
-        if float(value) != int(value):
-            raise ScenarioError(f"{key} must be an integer (got {value!r})")
-        value = int(value)
-    else:
-        value = float(value)
-        if not math.isfinite(value):
-            raise ScenarioError(f"{key} must be a finite number (got {value!r})")
-    lo, hi = meta["lo"], meta["hi"]
-    if lo is not None and (value < lo or (meta["lo_open"] and value == lo)):
-        raise ScenarioError(f"{key} must be {'>' if meta['lo_open'] else '>='} {lo:g} (got {value:g})")
-    if hi is not None and (value > hi or (meta["hi_open"] and value == hi)):
-        raise ScenarioError(f"{key} must be {'<' if meta['hi_open'] else '<='} {hi:g} (got {value:g})")
-    return value
-
-
-def _windows(key: str, value: Any) -> list[list[float]]:
-    bad = ScenarioError(f"{key} must be a list of [start, end] pairs in seconds with 0 <= start < end")
-    if not isinstance(value, list):
-        raise bad
-    out = []
-    for pair in value:
-        if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(v, int | float) for v in pair)):
-            raise bad
-        start, end = float(pair[0]), float(pair[1])
-        if not 0 <= start < end:
-            raise bad
-        out.append([start, end])
-    return out
+_SUBTABLES: dict[str, type[BaseModel]] = {
+    "orbit": OrbitConfig, "stations": StationConfig, "camera": CameraConfig, "synthetic": SyntheticConfig,
+    "codec": CodecConfig, "cpu": CpuConfig, "storage": StorageConfig, "radio": RadioConfig, "link": LinkConfig,
+    "ground": GroundConfig, "faults": FaultsConfig, "outages": Outage}
 
 
 def _check(s: Scenario) -> None:
@@ -551,16 +583,15 @@ def schema_keys() -> list[tuple[str, Any, str, str]]:
     """(dotted key, default, unit, meaning) for every scenario key: what docs/simulator.md documents."""
     out: list[tuple[str, Any, str, str]] = []
 
-    def walk(cls: type, prefix: str) -> None:
-        for name, fld in _fields(cls).items():
-            sub = _dataclass_type(cls, name)
+    def walk(model: type[BaseModel], prefix: str) -> None:
+        for name, info in model.model_fields.items():
+            sub = _SUBTABLES.get(name) if name != "outages" else None
             if sub is not None:
-                walk(sub, f"{prefix}{name}.")
-            elif name == "stations":
-                walk(StationConfig, "stations.N.")
+                walk(sub, f"{prefix}{name}.N." if name == "stations" else f"{prefix}{name}.")
             else:
-                default = fld.default if fld.default is not dataclasses.MISSING else fld.default_factory()
-                out.append((f"{prefix}{name}", default, fld.metadata.get("unit", ""), fld.metadata.get("doc", "")))
+                extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+                out.append((f"{prefix}{name}", info.get_default(call_default_factory=True), str(extra.get("unit", "")),
+                            info.description or ""))
 
     walk(Scenario, "")
     return out

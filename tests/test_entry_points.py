@@ -173,9 +173,9 @@ def test_unreadable_files_in_process(bad, tmp_path, monkeypatch, capsys):
 
 def test_outputs_appear_whole_or_not_at_all(tmp_path, monkeypatch):
     """A run's files are written beside --out and renamed; a failure while writing leaves nothing."""
-    from sim import plots
-    from sim.engine import run_simulation
-    from sim.report import write_outputs
+    from sim.mission.engine import run_simulation
+    from sim.output import plots
+    from sim.output.report import write_outputs
     from sim.scenario import load_scenario
 
     scenario = load_scenario("leo", {"camera.rows": 64, "camera.cols": 64})

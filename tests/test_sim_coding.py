@@ -10,11 +10,11 @@ from flight.encoder import encode_frame
 from flight.errors import InputError
 from flight.packets import APID_FRAME_HEADER, APID_TILE_DATA, Packetizer
 from ground.reassembly import Reassembler
-from sim.coding import CodedSource, Coder, MemoEncoder, _run_lengths
-from sim.frames import FolderSource, SyntheticSky, fit_to_shape, make_source
-from sim.groundseg import MemoReassembler
-from sim.records import FrameRecord
+from sim.mission.coding import CodedSource, Coder, MemoEncoder, _run_lengths
+from sim.mission.groundseg import MemoReassembler
+from sim.mission.records import FrameRecord
 from sim.scenario import load_scenario
+from sim.world.sources import FolderSource, SyntheticSky, fit_to_shape, make_source
 
 
 @pytest.fixture(scope="module")

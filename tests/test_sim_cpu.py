@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from flight.codecs.base import OpCounts
-from sim.cpu import PROFILES, CostModel, DutySchedule, resolve_profile
+from sim.mission.cpu import PROFILES, CostModel, DutySchedule, resolve_profile
 from sim.scenario import load_scenario
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from flight.codecs.registry import get_codec
 from flight.errors import InputError
-from sim.engine import resolve_run, run_simulation
+from sim.mission.engine import resolve_run, run_simulation
 from sim.scenario import load_scenario
 
 H = 3600.0

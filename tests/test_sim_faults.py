@@ -11,8 +11,8 @@ import pytest
 
 from flight.codecs.registry import get_codec
 from flight.errors import InputError
-from sim.engine import run_simulation
-from sim.faults import Faults
+from sim.mission.engine import run_simulation
+from sim.mission.faults import Faults
 from sim.scenario import FaultsConfig, ScenarioError, load_scenario
 
 DAY = 86400.0

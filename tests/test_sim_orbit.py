@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from sim import cache
-from sim.orbit import Contact, Geometry, compute_geometry, merge_contacts
 from sim.scenario import load_scenario
+from sim.world.orbit import Contact, Geometry, compute_geometry, merge_contacts
 
 DAYS = 30
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sim.study_grid import (
+from sim.study.grid import (
     StudyError,
     build_spec,
     cell_seed,

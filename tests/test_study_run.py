@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from sim.study import main
-from sim.study_results import read_csv
+from sim.study.cli import main
+from sim.study.results import read_csv
 
 ARGS = ["--orbit", "leo", "--codecs", "raw,rice", "--sweep", "radio.rate_bps=1e6,4e6",
         "--sweep", "storage.capacity_bytes=2e9,32e9", "--duration", "1d", "--seeds", "2",

@@ -21,7 +21,7 @@ import numpy as np
 
 from flight.codecs.base import TileCodec, TileResult
 from ground.reassembly import VERIFIED, Reassembler
-from sim.memo import BatchMemo
+from sim.mission.memo import BatchMemo
 from sim.uplink import Report
 
 MEMO_LIMIT_BYTES = 256 << 20  # decoded pixels kept; beyond this the memo stops growing

@@ -31,16 +31,14 @@ from __future__ import annotations
 import bisect
 import math
 from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING
 
 import simpy
 
 from flight.codecs.base import OpCounts
-from sim.records import CODING, RAW, STORED
+from sim.mission.faults import Faults
+from sim.mission.onboard import Onboard
+from sim.mission.records import CODING, RAW, STORED, FrameRecord
 from sim.scenario import CpuConfig
-
-if TYPE_CHECKING:
-    from sim.engine import Mission
 
 
 @dataclass(frozen=True)
@@ -125,52 +123,101 @@ class DutySchedule:
             t = boundary
 
 
-def cpu_worker(m: Mission, core: int):
-    """simpy process: one core taking raw frames in order, compressing, storing the packets.
+class Cores:
+    """The flight computer's cores: each takes raw frames in order from ``onboard``, compresses and stores them.
 
-    A flight-computer reset (:mod:`sim.faults`) interrupts a core that is waiting for a frame or compressing
-    one; the frame goes back to the raw buffer and the core waits out the reboot. A core that has finished and
-    waits for packet-store space is not interrupted (the result is already written out).
+    Owns what the cores are doing (``state`` per core: starting, idle, coding, storing, rebooting; the frame
+    and start time of each compression) and until when the computer reboots. :meth:`reset` is how
+    :mod:`sim.mission.faults` reboots it.
     """
-    env = m.env
-    while True:
-        rec = None
-        start = env.now
-        try:
-            while env.now < m.reboot_until:
-                m.core_state[core] = "rebooting"
-                yield env.timeout(m.reboot_until - env.now)
-            m.core_state[core] = "idle"
-            rec = yield from m.raw.get()
-            m.core_state[core] = "coding"
-            m.core_frame[core] = rec
-            rec.state = CODING
-            row = m.coder.coded(rec.source)  # exact: the real encode happens here, once per source frame
-            cycles = m.cost(rec.source).frame_cycles(row.pixels, row.raw_bytes, row.packet_bytes)
+
+    def __init__(self, env: simpy.Environment, cfg: CpuConfig, keep_raw_until_ack: bool,
+                 eclipses: list[tuple[float, float]], onboard: Onboard, faults: Faults) -> None:
+        self.env, self.onboard, self.faults, self.keep_raw_until_ack = env, onboard, faults, keep_raw_until_ack
+        self.profile = resolve_profile(cfg)
+        self.duty = DutySchedule(self.profile.clock_hz, cfg.duty_cycle, cfg.eclipse_duty_cycle, eclipses)
+        self.busy_since: list[float | None] = [None] * self.profile.cores
+        self.frame: list[FrameRecord | None] = [None] * self.profile.cores
+        self.state: list[str] = ["starting"] * self.profile.cores  # idle, coding, storing, rebooting
+        self.procs: list[simpy.Process] = []
+        self.reboot_until = -math.inf  # rebooting until then (a reset, sim.mission.faults)
+        self._costs: dict[int, CostModel] = {}
+
+    def start(self) -> None:
+        """Start one simpy process per core."""
+        self.procs = [self.env.process(self._worker(core)) for core in range(self.profile.cores)]
+
+    def cost(self, source: int) -> CostModel:
+        """The cost model of compressing source frame ``source`` (memoised)."""
+        if source not in self._costs:
+            self._costs[source] = CostModel(self.profile, self.onboard.coder.coded(source).ops_per_pixel)
+        return self._costs[source]
+
+    def busy_s(self, now: float) -> float:
+        """Core-seconds spent compressing up to ``now``, compressions in progress included."""
+        return self.onboard.count.cpu_busy_s + sum(now - t for t in self.busy_since if t is not None)
+
+    def reset(self, reboot_s: float) -> tuple[float, bool]:
+        """Reboot now for ``reboot_s`` seconds: interrupt the cores that are idle or compressing.
+
+        Returns (seconds of reboot this adds beyond one already under way, whether a core was compressing).
+        """
+        now = self.env.now
+        added_s = max(0.0, now + reboot_s - max(now, self.reboot_until))
+        self.reboot_until = max(self.reboot_until, now + reboot_s)
+        compressing = any(rec is not None for rec in self.frame)
+        for core, proc in enumerate(self.procs):
+            if self.state[core] in ("idle", "coding"):
+                proc.interrupt("reset")
+        return added_s, compressing
+
+    def _worker(self, core: int):
+        """simpy process: one core taking raw frames in order, compressing, storing the packets.
+
+        A flight-computer reset (:mod:`sim.mission.faults`) interrupts a core that is waiting for a frame or
+        compressing one; the frame goes back to the raw buffer and the core waits out the reboot. A core that
+        has finished and waits for packet-store space is not interrupted (the result is already written out).
+        """
+        env, ob = self.env, self.onboard
+        while True:
+            rec = None
             start = env.now
-            end = m.duty.finish_time(start, cycles)
-            m.core_busy_since[core] = start
-            yield env.timeout(end - start)  # math.inf never returns: the frame stays 'coding' (awaiting)
-        except simpy.Interrupt:  # a reset: redo the frame after the reboot
-            m.core_state[core] = "rebooting"
-            m.core_busy_since[core] = m.core_frame[core] = None
-            if rec is not None:
-                rec.state = RAW
-                m.count.cpu_busy_s += env.now - start
-                m.faults.compression_lost(m, rec, env.now - start)
-            continue
-        m.core_state[core] = "storing"
-        m.core_busy_since[core] = m.core_frame[core] = None
-        m.count.cpu_busy_s += end - start
-        if m.scenario.storage.keep_raw_until_ack:
-            m.raw.keep(rec)
-        else:
-            m.raw.release(rec)
-        rec.cpu_s = end - start
-        rec.compressed_s = env.now
-        rec.coded_bytes, rec.packet_bytes, rec.n_packets = row.coded_bytes, row.packet_bytes, row.n_packets
-        m.count.compressed += 1
-        if (yield from m.store.admit(rec)):
-            rec.state = STORED
-            m.coder.assign_sequence(rec)
-            m.enqueue(rec)
+            try:
+                while env.now < self.reboot_until:
+                    self.state[core] = "rebooting"
+                    yield env.timeout(self.reboot_until - env.now)
+                self.state[core] = "idle"
+                rec = yield from ob.raw.get()
+                self.state[core] = "coding"
+                self.frame[core] = rec
+                rec.state = CODING
+                row = ob.coder.coded(rec.source)  # exact: the real encode happens here, once per source frame
+                cycles = self.cost(rec.source).frame_cycles(row.pixels, row.raw_bytes, row.packet_bytes)
+                start = env.now
+                end = self.duty.finish_time(start, cycles)
+                self.busy_since[core] = start
+                yield env.timeout(end - start)  # math.inf never returns: the frame stays 'coding' (awaiting)
+            except simpy.Interrupt:  # a reset: redo the frame after the reboot
+                self.state[core] = "rebooting"
+                self.busy_since[core] = self.frame[core] = None
+                if rec is not None:
+                    rec.state = RAW
+                    ob.count.cpu_busy_s += env.now - start
+                    self.faults.compression_lost(rec, env.now - start)
+                    ob.raw.requeue(rec)
+                continue
+            self.state[core] = "storing"
+            self.busy_since[core] = self.frame[core] = None
+            ob.count.cpu_busy_s += end - start
+            if self.keep_raw_until_ack:
+                ob.raw.keep(rec)
+            else:
+                ob.raw.release(rec)
+            rec.cpu_s = end - start
+            rec.compressed_s = env.now
+            rec.coded_bytes, rec.packet_bytes, rec.n_packets = row.coded_bytes, row.packet_bytes, row.n_packets
+            ob.count.compressed += 1
+            if (yield from ob.store.admit(rec)):
+                rec.state = STORED
+                ob.coder.assign_sequence(rec)
+                ob.enqueue(rec)

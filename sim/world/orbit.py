@@ -2,7 +2,7 @@
 
 Passes come from skyfield's ``find_events`` on an SGP4 satellite built from the scenario's elements (or TLE),
 with skyfield's builtin timescale: nothing is downloaded. Eclipses use SGP4 positions (TEME, equator of date) and
-the analytic Sun of :mod:`sim.sun` with a cylindrical Earth shadow, which is what a data-budget model needs
+the analytic Sun of :mod:`sim.world.sun` with a cylindrical Earth shadow, which is what a data-budget model needs
 (penumbra lasts ~10 s in LEO). A deep-space scenario (``orbit.kind = "schedule"``) has a fixed contact schedule
 and no eclipses. Results are cached on disk per scenario geometry and duration (:mod:`sim.cache`).
 """
@@ -19,7 +19,7 @@ from sgp4.api import WGS72, Satrec
 
 from sim import cache
 from sim.scenario import OrbitConfig, Scenario, ScenarioError
-from sim.sun import sun_direction, sun_right_ascension_deg
+from sim.world.sun import sun_direction, sun_right_ascension_deg
 
 R_EARTH_KM = 6378.137
 MU_KM3_S2 = 398600.4418

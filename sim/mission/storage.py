@@ -11,9 +11,22 @@ Both have a capacity and the scenario's policy for a full store, applied the way
 Compressed packets stay in the packet store until the ground acknowledges them (CFDP class 2 in spirit).
 
 With ``storage.keep_raw_until_ack`` the raw buffer also keeps each compressed frame's raw pixels until the ground
-acknowledges it, so a packet corrupted in storage can be regenerated (:mod:`sim.faults`). Those copies are a
+acknowledges it, so a packet corrupted in storage can be regenerated (:mod:`sim.mission.faults`). Those copies are a
 safety net, not science: when a new frame needs their space, the oldest copies are freed first (counted), under
 every policy.
+
+Why not simpy's resources: both stores are hand-rolled on plain ``simpy.Event`` wake-ups, on purpose.
+
+- ``simpy.Container`` (a level against a capacity) blocks a ``put`` that does not fit; here a full store applies
+  the policy (drop the frame, or evict old ones) and only ``stop_capture`` waits. Its waiting puts are served
+  strictly in order, so a large frame at the head would block a smaller one behind it that fits; here every
+  waiting core wakes at a free and each one that fits goes in (first fit), which is what flight software does.
+  It keeps no peak either.
+- ``simpy.Store``/``PriorityStore`` (the raw frames for the cores) hand each frame to the oldest ``get``
+  request, which a reset must cancel, or a frame is handed to an interrupted core and lost; a frame cut by a
+  reset goes back in capture order and ``drop_oldest`` evicts from the head, both reaching into the store's
+  item list. Swapping them in changes which core wakes when, and so event order and the metrics of a seeded
+  run (rule: same seed, same metrics).
 """
 
 from __future__ import annotations
@@ -23,7 +36,7 @@ from collections.abc import Callable
 
 import simpy
 
-from sim.records import FrameRecord
+from sim.mission.records import FrameRecord
 
 Drop = Callable[[FrameRecord, str], None]
 
@@ -133,7 +146,7 @@ class PacketStore(_Space):
         self.env, self.policy, self.drop, self.release = env, policy, drop, release
         self.frames: OrderedDict[int, FrameRecord] = OrderedDict()  # compression order
         self._freed: simpy.Event = env.event()
-        self._changed: simpy.Event | None = None  # only while someone watches the fill (sim.faults)
+        self._changed: simpy.Event | None = None  # only while someone watches the fill (sim.mission.faults)
         self.evicted_verified = 0
 
     def changed(self) -> simpy.Event:

@@ -16,14 +16,15 @@ Every frame is counted in exactly one state (``captured == verified + awaiting +
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.records import AWAITING_STATES, CODING, DROPPED, FAILED, RAW, STORED, VERIFIED
-
-if TYPE_CHECKING:
-    from sim.engine import Mission
+from sim.mission.cpu import Cores
+from sim.mission.faults import Faults
+from sim.mission.onboard import Onboard
+from sim.mission.records import AWAITING_STATES, CODING, DROPPED, FAILED, RAW, STORED, VERIFIED
+from sim.scenario import Scenario
+from sim.world.orbit import Geometry
 
 TIMELINE_COLUMNS = ("t_s", "raw_buffer_bytes", "packet_store_bytes", "generated_bytes", "delivered_bytes",
                     "downlinked_bytes", "captured", "verified")
@@ -39,9 +40,12 @@ def _pct(values: list[float], q: float) -> float | None:
     return float(np.percentile(values, q)) if values else None
 
 
-def summarise(m: Mission, why: str, wall_s: float) -> dict:
-    """The metrics.json dict of a finished run."""
-    s, c, recs = m.scenario, m.count, m.records
+def summarise(*, scenario: Scenario, codec: str, seed: int, duration_s: float, exact: bool, geometry: Geometry,
+              onboard: Onboard, cores: Cores, faults: Faults, now: float, why: str, wall_s: float) -> dict:
+    """The metrics.json dict of a run of ``scenario`` with ``codec`` that ended at ``now`` (s); ``why`` says how
+    its duration and fidelity were chosen, ``wall_s`` is the wall-clock seconds it took."""
+    s, c, recs = scenario, onboard.count, onboard.records
+    store, raw, coder, profile = onboard.store, onboard.raw, onboard.coder, cores.profile
     states = Counter(r.state for r in recs)
     dropped = dict(sorted(Counter(r.reason for r in recs if r.state == DROPPED).items()))
     failed = dict(sorted(Counter(r.reason for r in recs if r.state == FAILED).items()))
@@ -53,12 +57,11 @@ def summarise(m: Mission, why: str, wall_s: float) -> dict:
     coded_c = sum(r.coded_bytes for r in compressed)
     packet_c = sum(r.packet_bytes for r in compressed)
     latencies = [r.latency_s for r in recs if r.state == VERIFIED]
-    days = m.duration_s / 86400.0
-    now = m.env.now
-    busy = c.cpu_busy_s + sum(now - t for t in m.core_busy_since if t is not None)
-    contacts = m.geometry.contacts
+    days = duration_s / 86400.0
+    busy = cores.busy_s(now)
+    contacts = geometry.contacts
     per_station: dict[str, dict] = {}
-    for p in m.geometry.passes:
+    for p in geometry.passes:
         row = per_station.setdefault(p.station, {"passes": 0, "minutes": 0.0})
         row["passes"] += 1
         row["minutes"] += p.duration / 60.0
@@ -67,16 +70,16 @@ def summarise(m: Mission, why: str, wall_s: float) -> dict:
         row["minutes_per_day"] = round(row["minutes"] / days, 2)
         row["minutes"] = round(row["minutes"], 2)
     scheduled_s = sum(x.duration for x in contacts)
-    table = m.coder.table()
+    table = coder.table()
     out = {
         "scenario": s.name,
-        "codec": m.codec_name,
+        "codec": codec,
         "codecs_ran": sorted({row.codec for row in table}),
-        "fidelity": m.fidelity,
-        "fidelity_note": _fidelity_note(m),
+        "fidelity": "exact" if exact else "statistical",
+        "fidelity_note": _fidelity_note(exact),
         "run_note": why,
-        "seed": m.seed,
-        "duration_s": m.duration_s,
+        "seed": seed,
+        "duration_s": duration_s,
         "start_utc": s.orbit.epoch,
         "frames": {
             "captured": captured,
@@ -87,7 +90,7 @@ def summarise(m: Mission, why: str, wall_s: float) -> dict:
             "awaiting_where": {"raw_buffer": states[RAW], "coding": states[CODING], "packet_store": states[STORED]},
             "dropped": dropped,
             "failed": failed,
-            "skipped_captures": m.raw.skipped_captures,
+            "skipped_captures": raw.skipped_captures,
         },
         "conservation_ok": captured == verified + awaiting + sum(dropped.values()) + sum(failed.values()),
         "compression_ratio": round(raw_c / coded_c, 4) if coded_c else None,
@@ -95,20 +98,20 @@ def summarise(m: Mission, why: str, wall_s: float) -> dict:
         "latency_s": {"p50": _pct(latencies, 50), "p95": _pct(latencies, 95),
                       "mean": float(np.mean(latencies)) if latencies else None,
                       "max": float(np.max(latencies)) if latencies else None, "n": len(latencies)},
-        "storage_peak_bytes": m.store.peak + m.raw.peak,
-        "packet_store_peak_bytes": m.store.peak,
-        "raw_buffer_peak_bytes": m.raw.peak,
-        "packet_store_capacity_bytes": m.store.capacity,
-        "packet_store_end_bytes": m.store.used,
-        "packet_store_evicted_verified": m.store.evicted_verified,
-        "cpu_utilisation": round(busy / (m.profile.cores * m.duration_s), 6),
+        "storage_peak_bytes": store.peak + raw.peak,
+        "packet_store_peak_bytes": store.peak,
+        "raw_buffer_peak_bytes": raw.peak,
+        "packet_store_capacity_bytes": store.capacity,
+        "packet_store_end_bytes": store.used,
+        "packet_store_evicted_verified": store.evicted_verified,
+        "cpu_utilisation": round(busy / (profile.cores * duration_s), 6),
         "cpu": {
-            "profile": m.profile.name, "cores": m.profile.cores, "clock_hz": m.profile.clock_hz,
-            "cycles_per_pixel": {row.name: round(m.cost(row.index).cycles_per_pixel, 3) for row in table},
+            "profile": profile.name, "cores": profile.cores, "clock_hz": profile.clock_hz,
+            "cycles_per_pixel": {row.name: round(cores.cost(row.index).cycles_per_pixel, 3) for row in table},
             "seconds_per_frame_sunlit": {
-                row.name: round(m.cost(row.index).frame_cycles(row.pixels, row.raw_bytes, row.packet_bytes)
-                                / (m.profile.clock_hz * s.cpu.duty_cycle), 4) for row in table},
-            "unknown_op_kinds": sorted({k for row in table for k in m.cost(row.index).unknown_op_kinds}),
+                row.name: round(cores.cost(row.index).frame_cycles(row.pixels, row.raw_bytes, row.packet_bytes)
+                                / (profile.clock_hz * s.cpu.duty_cycle), 4) for row in table},
+            "unknown_op_kinds": sorted({k for row in table for k in cores.cost(row.index).unknown_op_kinds}),
         },
         "contacts": {
             "scheduled": len(contacts), "held": c.contacts_held, "missed": c.contacts_missed,
@@ -116,7 +119,7 @@ def summarise(m: Mission, why: str, wall_s: float) -> dict:
             "used_s": round(c.radio_busy_s, 3), "minutes_per_day": round(scheduled_s / 60.0 / days, 3),
             "per_station": per_station,
         },
-        "eclipse_fraction": round(m.geometry.eclipse_fraction(), 4),
+        "eclipse_fraction": round(geometry.eclipse_fraction(), 4),
         "link": {
             "packets_sent": c.packets_sent, "packets_lost": c.packets_lost,
             "packets_retransmitted": c.packets_retransmitted, "bytes_sent": c.bytes_sent,
@@ -130,34 +133,34 @@ def summarise(m: Mission, why: str, wall_s: float) -> dict:
             "delivered_coded_bytes": c.delivered_coded_bytes,
             "verified_per_day": round(verified / days, 3), "captured_per_day": round(captured / days, 3),
         },
-        "faults": _faults(m),
-        "calibration": {"cached": m.coder.cache_hit, "rows": [row.summary() for row in table]},
+        "faults": _faults(faults, onboard, s.storage.keep_raw_until_ack),
+        "calibration": {"cached": coder.cache_hit, "rows": [row.summary() for row in table]},
         "wall_s": round(wall_s, 3),
     }
-    if m.exact:
-        g = m.ground
+    if exact:
+        g = onboard.ground
         decodes, decode_hits = g.reassembler.decode_counts()
         out["exact"] = {
-            "distinct_encodes": m.coder.distinct_encodes, "packets_built": m.coder.packets_built,
+            "distinct_encodes": coder.distinct_encodes, "packets_built": coder.packets_built,
             "ground_packets_received": g.packets_received, "ground_packets_rejected": g.packets_rejected,
             "frames_decoded": g.frames_decoded, "frames_rejected": g.frames_rejected,
-            "tile_encodes_computed": m.coder.codec.encodes, "tile_encodes_memoised": m.coder.codec.hits,
+            "tile_encodes_computed": coder.codec.encodes, "tile_encodes_memoised": coder.codec.hits,
             "tile_decodes_computed": decodes, "tile_decodes_memoised": decode_hits,
         }
     return out
 
 
-def _faults(m: Mission) -> dict:
-    """What the injected faults did (``sim.faults``), with the raw-copy policy that decides regeneration."""
-    m.faults.count.raw_copies_freed_for_space = m.raw.copies_freed
-    out = m.faults.metrics()
-    out["config"]["keep_raw_until_ack"] = m.scenario.storage.keep_raw_until_ack
-    out["raw_copies_onboard_at_end"] = len(m.raw.copies)
+def _faults(faults: Faults, onboard: Onboard, keep_raw_until_ack: bool) -> dict:
+    """What the injected faults did (``sim.mission.faults``), with the raw-copy policy that decides regeneration."""
+    faults.count.raw_copies_freed_for_space = onboard.raw.copies_freed
+    out = faults.metrics()
+    out["config"]["keep_raw_until_ack"] = keep_raw_until_ack
+    out["raw_copies_onboard_at_end"] = len(onboard.raw.copies)
     return out
 
 
-def _fidelity_note(m: Mission) -> str:
-    if m.exact:
+def _fidelity_note(exact: bool) -> str:
+    if exact:
         return ("exact: each distinct source frame encoded by flight/ once, every packet sent built for real "
                 "(frame id relabelled), every complete frame reassembled, decoded and verified by ground/")
     return ("statistical: sizes and CPU cost from the calibration table (real encodes of the same source frames); "

@@ -2,7 +2,7 @@
 
 Why small PNGs at a modest DPI: they are embedded as base64 in a self-contained report.html that people mail
 around, and shipped in examples/; a figure is for reading, not printing. Every plot draws only from
-:class:`sim.study_results.Summary` (the same numbers as results.csv) plus, for time series and latency
+:class:`sim.study.results.Summary` (the same numbers as results.csv) plus, for time series and latency
 distributions, the per-cell series kept in the cell records.
 """
 
@@ -21,8 +21,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from sim.outdir import atomic_path  # noqa: E402
-from sim.study_results import Summary, describe_params, unit_label  # noqa: E402
+from sim.output.outdir import atomic_path  # noqa: E402
+from sim.study.results import Summary, describe_params, unit_label  # noqa: E402
 
 DPI = 90
 CODEC_COLOURS = {"raw": "#7f7f7f", "rice": "#1f77b4", "idf": "#d62728"}

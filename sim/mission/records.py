@@ -80,7 +80,7 @@ CSV_FIELDS = ("frame_id", "source", "name", "priority", "state", "reason", "capt
 
 
 def event_row(rec: FrameRecord) -> dict:
-    """The per-frame event-log row (sim.report writes these as CSV)."""
+    """The per-frame event-log row (sim.output.report writes these as CSV)."""
     row = {name: getattr(rec, name) for name in CSV_FIELDS if name != "latency_s"}
     row["latency_s"] = rec.latency_s
     return row

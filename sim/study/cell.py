@@ -1,4 +1,4 @@
-"""One study cell on the real engine: run ``sim.engine.run_simulation`` and keep what the report needs.
+"""One study cell on the real engine: run ``sim.mission.engine.run_simulation`` and keep what the report needs.
 
 Why a separate adapter: the engine's ``SimResult`` is large (one event row per captured frame, a timeline
 sampled every few minutes); a study keeps per cell only its metrics (for results.csv), a compact storage series
@@ -25,7 +25,7 @@ LATENCY_QUANTILES = np.linspace(0.0, 1.0, 101)
 
 def run_engine(job: dict[str, Any]) -> dict[str, Any]:
     """The default study runner: load the cell's scenario, simulate, summarise. Raises on any failure."""
-    from sim.engine import run_simulation
+    from sim.mission.engine import run_simulation
     from sim.scenario import load_scenario
 
     scenario = load_scenario(job["scenario"], job["overrides"])
@@ -110,10 +110,10 @@ def warm_caches(scenario_name: str, overrides_list: list[dict[str, Any]], codecs
     table (tens of seconds of real encodes on a 2-core machine). Best effort: any failure here (an unavailable
     codec, say) is left for the cell itself to report.
     """
-    from sim.coding import Coder
-    from sim.frames import make_source
-    from sim.orbit import compute_geometry
+    from sim.mission.coding import Coder
     from sim.scenario import load_scenario
+    from sim.world.orbit import compute_geometry
+    from sim.world.sources import make_source
 
     seen_geo, seen_cal = set(), set()
     for overrides in overrides_list:

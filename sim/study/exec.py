@@ -22,7 +22,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
-from sim.study_grid import Cell, StudyError, StudySpec
+from sim.study.grid import Cell, StudyError, StudySpec
 
 CELLS_DIR = "cells"
 

@@ -1,4 +1,4 @@
-"""``python -m sim.study``: a bandwidth trade study, from a sweep to a report a design review can read.
+"""The ``python -m sim.study`` command line: a bandwidth trade study, from a sweep to a report a design review can read.
 
     python -m sim.study --orbit leo --codecs raw,rice,idf --sweep radio.rate_bps=0.5e6,1e6,2e6,4.3e6 \\
         --sweep storage.capacity_bytes=8e9,32e9 --duration 7d --seeds 2 --target-frames-per-day 100 --out DIR
@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from flight.errors import InputError
-from sim.outdir import write_text_atomic
-from sim.study_grid import (
+from sim.output.outdir import write_text_atomic
+from sim.study.grid import (
     StudyError,
     StudySpec,
     build_spec,
@@ -40,7 +40,7 @@ from sim.study_grid import (
     read_study_file,
     scenario_inputs,
 )
-from sim.study_results import Summary, build_rows, write_csv
+from sim.study.results import Summary, build_rows, write_csv
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -127,7 +127,7 @@ def _quiet_dask():
 
 
 def make_executor(args: argparse.Namespace, opts: dict[str, Any]) -> Any:
-    from sim.study_exec import DaskExecutor, LocalExecutor
+    from sim.study.exec import DaskExecutor, LocalExecutor
 
     scheduler = args.scheduler or opts.get("scheduler")
     if scheduler:
@@ -224,9 +224,9 @@ def log_run(out: Path, entry: dict[str, Any]) -> list[dict[str, Any]]:
 def write_report_files(spec: StudySpec, out: Path, runs: list[dict[str, Any]],
                        command: str) -> tuple[Summary, list[dict]]:
     """From every finished cell record in DIR: results.csv, plots, report.md, report.html."""
-    from sim.study_exec import load_record
-    from sim.study_plots import plot_all
-    from sim.study_report import ReportContext, write_report
+    from sim.study.exec import load_record
+    from sim.study.plots import plot_all
+    from sim.study.report import ReportContext, write_report
 
     cells = expand(spec)
     records = {c.cell_id: r for c in cells if (r := load_record(out, c.cell_id)) is not None}
@@ -277,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
 def _run_study(args: argparse.Namespace, argv: list[str], spec: StudySpec, cells: list, executor: Any,
                out: Path) -> int:
     """Run the pending cells into DIR, then write the report from every finished cell."""
-    from sim.study_exec import pending_cells, run_cells
+    from sim.study.exec import pending_cells, run_cells
 
     t0 = time.perf_counter()
     started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
@@ -290,7 +290,7 @@ def _run_study(args: argparse.Namespace, argv: list[str], spec: StudySpec, cells
     write_text_atomic(previous, json.dumps(spec.to_dict(), indent=2, default=str) + "\n")
     try:
         if spec.runner == StudySpec.runner and pending_cells(out, cells):
-            from sim.study_cell import warm_caches
+            from sim.study.cell import warm_caches
 
             configs = {c.config_id: {**dict(spec.fixed), **c.params} for c in cells}
             t_warm = time.perf_counter()
@@ -309,7 +309,7 @@ def _run_study(args: argparse.Namespace, argv: list[str], spec: StudySpec, cells
     runs = log_run(out, {"started_utc": started, "executor": executor.description, "ran": counts["ran"],
                          "skipped": counts["skipped"], "failed": counts["failed"], "wall_s": round(wall, 1)})
     summary, rows = write_report_files(spec, out, runs, command)
-    from sim.study_report import headline_sentences
+    from sim.study.report import headline_sentences
 
     for line in headline_sentences(summary):
         print(line)
@@ -317,7 +317,3 @@ def _run_study(args: argparse.Namespace, argv: list[str], spec: StudySpec, cells
     print(f"study: {len(rows) - failed} of {len(rows)} cells ok, {failed} failed; {wall:.1f} s; "
           f"wrote {out}/report.html, report.md, results.csv, plots/", file=sys.stderr)
     return 1 if failed else 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

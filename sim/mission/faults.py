@@ -19,22 +19,24 @@ a named state. All faults are off by default (scenario table ``[faults]``, keys 
   otherwise the frame fails with reason ``storage_corruption``.
 - **Outage** (``faults.outages``, windows of time): contact time inside an outage is lost (ground station down,
   spacecraft safe mode). Storage fills meanwhile and the storage policy drops frames with its usual reasons.
-- Missed passes (``link.missed_pass_probability``) are drawn by :mod:`sim.link`; their count is reported here
+- Missed passes (``link.missed_pass_probability``) are drawn by :mod:`sim.mission.link`; their count is reported here
   too, so one place lists what went wrong in a run.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
+import simpy
 
-from sim.records import FrameRecord
+from sim.mission.records import FrameRecord
+from sim.mission.storage import PacketStore
 from sim.scenario import FaultsConfig
 
-if TYPE_CHECKING:
-    from sim.engine import Mission
+Reset = Callable[[float], tuple[float, bool]]  # reboot for s seconds -> (reboot s added, a core was compressing)
+PacketLengths = Callable[[int], np.ndarray]  # source frame index -> packet lengths in octets, int64 (n_packets,)
 
 DAY_S = 86400.0
 FAILED_STORAGE = "storage_corruption"
@@ -67,10 +69,10 @@ class Faults:
 
     def __init__(self, cfg: FaultsConfig, seed: int) -> None:
         self.cfg = cfg
-        # Children 3 and 4 of the run's seed sequence (sim.link draws from children 0-2 of the same sequence).
+        # Children 3 and 4 of the run's seed sequence (sim.mission.link draws from children 0-2 of the same sequence).
         children = np.random.SeedSequence(seed).spawn(5)[3:]
         self._resets, self._upsets = (np.random.default_rng(c) for c in children)
-        self.outages = sorted((o["start"], o["start"] + o["duration"]) for o in cfg.outages)
+        self.outages = sorted((o.start, o.start + o.duration) for o in cfg.outages)
         self.flips: dict[int, dict[int, set[int]]] = {}  # frame id -> part -> bit positions flipped (odd times)
         self.count = FaultCounters()
 
@@ -78,38 +80,34 @@ class Faults:
     def enabled(self) -> bool:
         return bool(self.cfg.reset_rate_per_day or self.cfg.storage_upsets_per_bit_day or self.outages)
 
-    def start(self, m: Mission) -> None:
-        """Start the fault processes the scenario asks for."""
+    def start(self, env: simpy.Environment, reset: Reset, store: PacketStore, lengths: PacketLengths) -> None:
+        """Start the fault processes the scenario asks for: resets call ``reset`` (the CPU's), upsets hit
+        ``store``, whose frames' packet lengths ``lengths`` gives."""
         if self.cfg.reset_rate_per_day > 0:
-            m.env.process(self._reset_process(m))
+            env.process(self._reset_process(env, reset))
         if self.cfg.storage_upsets_per_bit_day > 0:
-            m.env.process(self._upset_process(m))
+            env.process(self._upset_process(env, store, lengths))
 
     # -- resets ----------------------------------------------------------------------------------------------
-    def _reset_process(self, m: Mission):
-        """simpy process: resets at Poisson times; cores that are compressing or idle are interrupted."""
+    def _reset_process(self, env: simpy.Environment, reset: Reset):
+        """simpy process: resets at Poisson times; the CPU interrupts its cores that are compressing or idle."""
         mean_gap_s = DAY_S / self.cfg.reset_rate_per_day
         while True:
-            yield m.env.timeout(float(self._resets.exponential(mean_gap_s)))
-            now = m.env.now
+            yield env.timeout(float(self._resets.exponential(mean_gap_s)))
             self.count.resets += 1
-            self.count.reboot_s += max(0.0, now + self.cfg.reboot_s - max(now, m.reboot_until))
-            m.reboot_until = max(m.reboot_until, now + self.cfg.reboot_s)
-            if any(rec is not None for rec in m.core_frame):
+            added_s, compressing = reset(self.cfg.reboot_s)
+            self.count.reboot_s += added_s
+            if compressing:
                 self.count.resets_during_compression += 1
-            for core, proc in enumerate(m.core_procs):
-                if m.core_state[core] in ("idle", "coding"):
-                    proc.interrupt("reset")
 
-    def compression_lost(self, m: Mission, rec: FrameRecord, busy_s: float) -> None:
-        """A reset cut ``rec``'s compression: its raw frame goes back to the head of the raw buffer."""
+    def compression_lost(self, rec: FrameRecord, busy_s: float) -> None:
+        """A reset cut ``rec``'s compression after ``busy_s`` seconds (the CPU puts its raw frame back)."""
         self.count.frames_recompressed += 1
         self.count.cpu_s_lost += busy_s
         rec.recompressions += 1
-        m.raw.requeue(rec)
 
     # -- storage upsets ----------------------------------------------------------------------------------------
-    def _upset_process(self, m: Mission):
+    def _upset_process(self, env: simpy.Environment, store: PacketStore, lengths: PacketLengths):
         """simpy process: bit flips in the packet store.
 
         The rate is per stored bit, so it changes whenever the store fills or empties. Each upset needs an
@@ -117,7 +115,6 @@ class Faults:
         re-plans whenever the store changes, so upsets follow the fill history exactly and cost nothing while
         the store is empty. The upset lands on a uniformly drawn stored byte, then a uniformly drawn bit of it.
         """
-        env, store = m.env, m.store
         per_byte_s = self.cfg.storage_upsets_per_bit_day * 8.0 / DAY_S
         while True:
             exposure = float(self._upsets.exponential())  # in expected upsets
@@ -132,18 +129,18 @@ class Faults:
                 exposure -= per_byte_s * used * (env.now - t0)
                 if due is not None and due in fired:
                     break
-            self._upset(m, int(self._upsets.random() * store.used), int(self._upsets.integers(8)))
+            self._upset(store, lengths, int(self._upsets.random() * store.used), int(self._upsets.integers(8)))
 
-    def _upset(self, m: Mission, offset: int, bit: int) -> None:
+    def _upset(self, store: PacketStore, packet_lengths: PacketLengths, offset: int, bit: int) -> None:
         """Flip bit ``bit`` of the stored byte at ``offset`` (counted over the frames in storage order)."""
-        for rec in m.store.frames.values():
+        for rec in store.frames.values():
             if offset < rec.packet_bytes:
                 break
             offset -= rec.packet_bytes
         else:  # pragma: no cover - the store was empty
             return
         self.count.storage_upsets += 1
-        lengths = m.airtime(rec.source).lengths
+        lengths = packet_lengths(rec.source)
         ends = np.cumsum(lengths)
         part = int(np.searchsorted(ends, offset, side="right"))
         pos = (offset - int(ends[part] - lengths[part])) * 8 + bit
@@ -166,11 +163,11 @@ class Faults:
             data[pos // 8] ^= 0x80 >> (pos % 8)
         return bytes(data)
 
-    def check_before_resend(self, m: Mission, rec: FrameRecord, parts: np.ndarray) -> bool:
+    def check_before_resend(self, rec: FrameRecord, parts: np.ndarray) -> bool:
         """The flight software reads ``parts`` to send them again and checks their CRC-16.
 
-        Corrupt ones are regenerated from the raw frame when it is still onboard; otherwise the frame fails
-        (``storage_corruption``). Returns False when the frame failed.
+        Corrupt ones are regenerated from the raw frame when it is still onboard. Returns False when they
+        cannot be: the caller then fails the frame with reason ``FAILED_STORAGE``.
         """
         mask = self.corrupt_mask(rec.frame_id, parts)
         if mask is None or not mask.any():
@@ -179,7 +176,6 @@ class Faults:
         self.count.corrupt_packets_found_onboard += len(bad)
         if not rec.raw_kept:
             self.count.frames_failed_storage_corruption += 1
-            m.fail(rec, FAILED_STORAGE)
             return False
         for part in bad.tolist():
             del self.flips[rec.frame_id][part]

@@ -14,6 +14,7 @@ so "rice brings home 2.1x raw" compares codecs, not luck.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import itertools
 import json
@@ -23,7 +24,9 @@ import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from flight.codecs.registry import CODEC_CHOICES
 from flight.errors import InputError
@@ -73,7 +76,7 @@ class StudySpec:
     cost_order: tuple[str, ...] = ()
     heatmap_axes: tuple[str, str] | None = None
     title: str = ""
-    runner: str = "sim.study_cell:run_engine"
+    runner: str = "sim.study.cell:run_engine"
 
     @property
     def swept_keys(self) -> list[str]:
@@ -181,8 +184,30 @@ def _flatten(table: dict, prefix: str = "") -> dict[str, Any]:
     return out
 
 
-STUDY_FILE_KEYS = {"scenario", "orbit", "codecs", "duration", "seeds", "fidelity", "target_frames_per_day",
-                   "sweep", "set", "cost_order", "heatmap_axes", "title", "workers", "scheduler"}
+class StudyFile(BaseModel):
+    """The keys a study file may hold: the command-line options of the same names (values are checked with the
+    command line's, by :func:`build_spec`), ``orbit`` as another name for ``scenario``, and the ``[sweep]`` and
+    ``[set]`` tables of scenario keys."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    scenario: Any = None
+    orbit: Any = None
+    codecs: Any = None
+    duration: Any = None
+    seeds: Any = None
+    fidelity: Any = None
+    target_frames_per_day: Any = None
+    sweep: dict[str, Any] | None = None
+    fixed: dict[str, Any] | None = Field(None, alias="set")
+    cost_order: Any = None
+    heatmap_axes: Any = None
+    title: Any = None
+    workers: Any = None
+    scheduler: Any = None
+
+
+STUDY_FILE_KEYS = frozenset(info.alias or name for name, info in StudyFile.model_fields.items())
 
 
 def read_study_file(path: str | Path) -> dict[str, Any]:
@@ -196,9 +221,17 @@ def read_study_file(path: str | Path) -> dict[str, Any]:
         raise StudyError(f"--study {path}: cannot read ({exc.strerror})") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise StudyError(f"--study {path}: not valid TOML ({exc})") from None
-    for key in raw:
-        if key not in STUDY_FILE_KEYS:
-            raise StudyError(f"--study {path}: unknown key {key!r} (known: {', '.join(sorted(STUDY_FILE_KEYS))})")
+    try:
+        StudyFile.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        key = str(err["loc"][0])
+        if err["type"] == "extra_forbidden":
+            guess = difflib.get_close_matches(key, sorted(STUDY_FILE_KEYS), n=1)
+            hint = f"did you mean {guess[0]}? " if guess else ""
+            raise StudyError(f"--study {path}: unknown key {key!r} ({hint}known: {', '.join(sorted(STUDY_FILE_KEYS))})"
+                             ) from None
+        raise StudyError(f"--study {path}: [{key}] must be a table of KEY = value(s)") from None
     opts: dict[str, Any] = dict(raw)
     if "orbit" in opts:
         opts.setdefault("scenario", opts.pop("orbit"))
@@ -207,8 +240,6 @@ def read_study_file(path: str | Path) -> dict[str, Any]:
         opts["scenario"] = str((p.parent / scen).resolve())
     for table in ("sweep", "set"):
         if table in opts:
-            if not isinstance(opts[table], dict):
-                raise StudyError(f"--study {path}: [{table}] must be a table of KEY = value(s)")
             opts[table] = _flatten(opts[table])
     for key, values in opts.get("sweep", {}).items():
         if not isinstance(values, list):
@@ -216,6 +247,46 @@ def read_study_file(path: str | Path) -> dict[str, Any]:
         if not values:
             raise StudyError(f"--sweep {key}: empty sweep (give at least one value)")
     return opts
+
+
+def _count(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError("not an integer")
+    return value
+
+
+def _positive(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError("not a finite number")
+    return float(value)
+
+
+class RunOptions(BaseModel):
+    """How many runs of what kind each configuration gets (from the command line or the study file)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    seeds: Annotated[int, BeforeValidator(_count)] = Field(1, ge=1)
+    fidelity: Literal[FIDELITIES] = "statistical"
+    target_frames_per_day: Annotated[float, BeforeValidator(_positive)] | None = Field(None, gt=0)
+
+
+_RUN_OPTION_ERRORS = {
+    "seeds": "--seeds must be an integer >= 1 (got {!r})",
+    "fidelity": f"--fidelity must be one of {', '.join(FIDELITIES)} (got {{!r}})",
+    "target_frames_per_day": "--target-frames-per-day must be a number > 0 (got {!r})",
+}
+
+
+def _run_options(opts: dict[str, Any]) -> RunOptions:
+    """The seeds, fidelity and target of ``opts`` validated; the first bad one is a one-line StudyError."""
+    given = {"seeds": opts.get("seeds", 1), "fidelity": opts.get("fidelity") or "statistical",
+             "target_frames_per_day": opts.get("target_frames_per_day")}
+    try:
+        return RunOptions.model_validate(given)
+    except ValidationError as exc:
+        name = str(exc.errors(include_url=False)[0]["loc"][0])
+        raise StudyError(_RUN_OPTION_ERRORS[name].format(given[name])) from None
 
 
 # -- building and validating ----------------------------------------------------------------------------------
@@ -240,19 +311,10 @@ def build_spec(opts: dict[str, Any]) -> StudySpec:
         duration_s = parse_duration(opts.get("duration", "7d"))
     except ScenarioError as exc:
         raise StudyError(f"--duration: {exc}") from None
-    seeds = opts.get("seeds", 1)
-    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
-        raise StudyError(f"--seeds must be an integer >= 1 (got {seeds!r})")
-    fidelity = opts.get("fidelity") or "statistical"
-    if fidelity not in FIDELITIES:
-        raise StudyError(f"--fidelity must be one of {', '.join(FIDELITIES)} (got {fidelity!r})")
-    target = opts.get("target_frames_per_day")
-    if target is not None and (isinstance(target, bool) or not isinstance(target, int | float) or target <= 0
-                               or not math.isfinite(target)):
-        raise StudyError(f"--target-frames-per-day must be a number > 0 (got {target!r})")
+    runs = _run_options(opts)
     spec = StudySpec(
-        scenario=str(scenario), codecs=codecs, sweeps=sweeps, fixed=fixed, duration_s=duration_s, seeds=seeds,
-        fidelity=fidelity, target_frames_per_day=float(target) if target is not None else None,
+        scenario=str(scenario), codecs=codecs, sweeps=sweeps, fixed=fixed, duration_s=duration_s, seeds=runs.seeds,
+        fidelity=runs.fidelity, target_frames_per_day=runs.target_frames_per_day,
         cost_order=tuple(opts.get("cost_order") or ()), title=str(opts.get("title") or ""),
         heatmap_axes=_heatmap_axes(opts.get("heatmap_axes"), [s.key for s in sweeps]),
         runner=str(opts.get("runner") or StudySpec.runner),
@@ -296,7 +358,7 @@ def check_frame_sources(spec: StudySpec) -> None:
     FITS, complete, and integer is known only by reading them. Reading each distinct folder once here turns a
     float or truncated frame into one StudyError before the output folder exists, not a failure in every cell.
     """
-    from sim.frames import make_source
+    from sim.world.sources import make_source
 
     seen: set[str] = set()
     for params in configurations(spec):
@@ -427,6 +489,11 @@ def cell_seed(spec: StudySpec, params: dict[str, Any], seed_index: int) -> int:
     return int(digest[:8], 16) & 0x7FFFFFFF
 
 
+# Cell ids hash the runner by name; the engine runner keeps the name it had when ids were first published
+# (results.csv, cells/<cell_id>.json), so moving its module does not change any study's ids or its resume.
+_RUNNER_IDS = {StudySpec.runner: "sim.study_cell:run_engine"}
+
+
 def expand(spec: StudySpec) -> list[Cell]:
     """All cells of the study in a fixed order: configuration, then codec, then seed index."""
     cells = []
@@ -436,7 +503,7 @@ def expand(spec: StudySpec) -> list[Cell]:
             for i in range(spec.seeds):
                 seed = cell_seed(spec, params, i)
                 ident = _digest({"config": cid, "codec": codec, "seed": seed, "duration_s": spec.duration_s,
-                                 "fidelity": spec.fidelity, "runner": spec.runner})[:16]
+                                 "fidelity": spec.fidelity, "runner": _RUNNER_IDS.get(spec.runner, spec.runner)})[:16]
                 cells.append(Cell(ident, cid, codec, dict(params), i, seed))
     return cells
 

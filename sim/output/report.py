@@ -12,15 +12,15 @@ import json
 import math
 from pathlib import Path
 
-from sim.outdir import staged_dir
-from sim.records import CSV_FIELDS
+from sim.mission.records import CSV_FIELDS
+from sim.output.outdir import staged_dir
 
 
 def write_outputs(result, out_dir: str | Path) -> list[Path]:
     """Write every output file of ``result`` into ``out_dir``; returns the paths written.
 
     The files are written in a temporary folder beside ``out_dir`` and moved there only once all of them are
-    written (:func:`sim.outdir.staged_dir`), so a failure leaves no partial output.
+    written (:func:`sim.output.outdir.staged_dir`), so a failure leaves no partial output.
     """
     out = Path(out_dir)
     names = ["metrics.json", "events.csv", "timeline.csv", "contacts.csv", "storage.png", "data.png", "latency.png"]
@@ -32,7 +32,7 @@ def write_outputs(result, out_dir: str | Path) -> list[Path]:
                                           for row in zip(*result.timeline.values(), strict=True)])
         _write_csv(tmp / names[3], ["start_s", "end_s", "station", "max_elevation_deg", "missed", "outage_s"],
                    result.contacts)
-        from sim import plots  # matplotlib only when plots are written
+        from sim.output import plots  # matplotlib only when plots are written
 
         plots.plot_storage(result, tmp / names[4])
         plots.plot_data(result, tmp / names[5])

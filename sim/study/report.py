@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sim.outdir import write_text_atomic
-from sim.study_grid import StudySpec, fmt_value
-from sim.study_plots import Figure
-from sim.study_results import Stat, Summary, describe_params, unit_label
+from sim.output.outdir import write_text_atomic
+from sim.study.grid import StudySpec, fmt_value
+from sim.study.plots import Figure
+from sim.study.results import Stat, Summary, describe_params, unit_label
 
 # -- document model ---------------------------------------------------------------------------------------------
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sim.outdir import write_text_atomic
-from sim.study_grid import Cell, StudySpec, fmt_value
+from sim.output.outdir import write_text_atomic
+from sim.study.grid import Cell, StudySpec, fmt_value
 
 DAY_S = 86400.0
 
@@ -51,7 +51,7 @@ def flatten_metrics(metrics: dict[str, Any], prefix: str = "metrics.") -> dict[s
 def build_rows(spec: StudySpec, cells: list[Cell], records: dict[str, dict], inputs: dict[str, dict]) -> list[dict]:
     """One row per cell in grid order: identity, swept values, derived numbers, ``metrics.*``, ``scenario.*``.
 
-    ``inputs`` maps config_id to the resolved scenario (:func:`sim.study_grid.scenario_inputs`) so every input
+    ``inputs`` maps config_id to the resolved scenario (:func:`sim.study.grid.scenario_inputs`) so every input
     is in the CSV, not only the swept ones.
     """
     days = spec.duration_s / DAY_S

@@ -1,7 +1,6 @@
 """A stand-in study runner with the engine's metric shapes, for testing the study machinery without simulating.
 
-Not a test module itself (it holds no tests); it is named test_study_* only because tests/ files of the trade
-study share that prefix. Study commands name it with ``--runner test_study_fakes:fake_runner``.
+Study commands name it with ``--runner fakes.study:fake_runner`` (``tests/`` is on ``sys.path`` under pytest).
 """
 
 from __future__ import annotations
@@ -11,7 +10,7 @@ from pathlib import Path
 
 from flight.errors import InputError
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 RATIO = {"raw": 1.0, "rice": 2.3}
 FRAME_BYTES = 2048 * 2048 * 2
 

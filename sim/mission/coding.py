@@ -36,10 +36,10 @@ from flight.container import FrameHeader
 from flight.encoder import EncodedFrame, encode_frame
 from flight.packets import APID_FRAME_HEADER, APID_TILE_DATA, Packetizer
 from sim import cache
-from sim.frames import FrameSource
-from sim.memo import BatchMemo
-from sim.records import FrameRecord
+from sim.mission.memo import BatchMemo
+from sim.mission.records import FrameRecord
 from sim.scenario import CodecConfig
+from sim.world.sources import FrameSource
 
 PACKET_CACHE_FRAMES = 4  # exact: packet lists kept for the frames most recently on the radio
 

@@ -1,7 +1,7 @@
 """The memo behind exact fidelity's shortcuts: each distinct tile is coded (or decoded) once, in one batch.
 
-Both the onboard encoder wrapper (``sim.coding.MemoEncoder``) and the ground decoder wrapper
-(``sim.groundseg.MemoDecoder``) look keys up here and hand only the distinct misses to the real codec, so the
+Both the onboard encoder wrapper (``sim.mission.coding.MemoEncoder``) and the ground decoder wrapper
+(``sim.mission.groundseg.MemoDecoder``) look keys up here and hand only the distinct misses to the real codec, so the
 codec's batched API still sees one batch and every repeat costs a dictionary lookup.
 """
 
