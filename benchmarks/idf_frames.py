@@ -70,9 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     from flight.errors import InputError
-    from flight.fits_input import read_fits_frames
     from flight.idf_codec import IdfCodec
     from models.data import instrument_of
+    from tools.fits_input import read_fits_frames
 
     codec = IdfCodec(args.model)
     held = set(codec.bundle.manifest.get("training", {}).get("config", {}).get("holdout", []))

@@ -21,9 +21,9 @@ import numpy as np
 
 from flight.codecs import TileCodec
 from flight.errors import FormatError
+from flight.uplink import Report
 from ground.reassembly import VERIFIED, Reassembler
 from sim.memo import BatchMemo
-from sim.uplink import Report
 
 MEMO_LIMIT_BYTES = 256 << 20  # decoded pixels kept; beyond this the memo stops growing
 

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from flight.uplink import Report, decode_report, encode_report
 from sim.records import STORED, FrameRecord
-from sim.uplink import Report, decode_report, encode_report
 
 if TYPE_CHECKING:
     from sim.engine import Mission

@@ -41,20 +41,13 @@ from sim.study_grid import (
     scenario_inputs,
 )
 from sim.study_results import Summary, build_rows, write_csv
+from tools.cli import OneLineParser
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports a usage mistake on one line (exit 2), like every other input error."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        print(f"study: {message} (see python -m sim.study --help)", file=sys.stderr)
-        raise SystemExit(2)
-
-
 def make_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m sim.study", description="Sweep scenarios and codecs; write a trade-study report.")
+    p = OneLineParser(prog="python -m sim.study", description="Sweep scenarios and codecs; write a trade-study report.")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--orbit", metavar="NAME", help="shipped scenario (leo, leo-svalbard, iss, l2)")
     src.add_argument("--scenario", metavar="FILE", help="a scenario TOML file")

@@ -152,7 +152,6 @@ def test_unreadable_scenario_file(bad, tmp_path):
 
 def test_unreadable_files_in_process(bad, tmp_path, monkeypatch, capsys):
     """What a user without read permission sees (simulated, so it holds for root too)."""
-    from flight.cli import run_cli
     from sim.run import main
 
     locked = tmp_path / "locked.toml"
@@ -165,10 +164,9 @@ def test_unreadable_files_in_process(bad, tmp_path, monkeypatch, capsys):
         return real_read(self, *args, **kwargs)
 
     monkeypatch.setattr(Path, "read_text", read_text)
-    with pytest.raises(SystemExit) as done:
-        run_cli("python -m sim.run", lambda: main([*QUICK, "--scenario", str(locked)]))
+    code = main([*QUICK, "--scenario", str(locked)])
     err = capsys.readouterr().err.strip().splitlines()
-    assert done.value.code == 2 and len(err) == 1 and "locked.toml: cannot read (Permission denied)" in err[0]
+    assert code == 2 and len(err) == 1 and "locked.toml: cannot read (Permission denied)" in err[0]
 
 
 def test_outputs_appear_whole_or_not_at_all(tmp_path, monkeypatch):

@@ -1,8 +1,11 @@
-"""``python -m flight.encode``: FITS frames in, one CCSDS packet stream out (the onboard pipeline, on files).
+"""``astroflight-encode`` (``python -m tools.encode``): FITS frames in, one CCSDS packet stream out.
 
+The onboard pipeline (``flight.encoder``, ``flight.packets``) run on files, for ground tests and data sets.
 Example::
 
-    python -m flight.encode frame.fits cube.fits --codec rice --out pass.bin --json
+    astroflight-encode frame.fits cube.fits --codec rice --out pass.bin --json
+
+Exit code 0 on success, 2 for usage errors and unusable input (one line on stderr).
 """
 
 from __future__ import annotations
@@ -10,15 +13,15 @@ from __future__ import annotations
 import json
 import sys
 
-from flight.cli import OneLineParser, parse_tile, run_cli
 from flight.codecs import CODEC_CHOICES, get_codec
 from flight.encoder import encode_frame
 from flight.errors import InputError
-from flight.fileio import atomic_output
-from flight.fits_input import read_fits_frames
 from flight.packets import DEFAULT_PACKET, MAX_PACKET, MIN_PACKET, Packetizer
+from tools.cli import OneLineParser, parse_tile, run_cli
+from tools.files import atomic_output
+from tools.fits_input import read_fits_frames
 
-PROG = "python -m flight.encode"
+PROG = "python -m tools.encode"
 
 
 def build_parser() -> OneLineParser:
@@ -26,7 +29,7 @@ def build_parser() -> OneLineParser:
         prog=PROG,
         description="Compress FITS frames the way the flight software does and write one CCSDS packet stream. "
         "Every integer image plane (BITPIX 8/16/32; cubes as stacks of 2-D planes) becomes one frame.",
-        epilog="example: python -m flight.encode a.fits b.fits --codec rice --tile 32x32 --out pass.bin --json",
+        epilog="example: python -m tools.encode a.fits b.fits --codec rice --tile 32x32 --out pass.bin --json",
     )
     p.add_argument("files", nargs="+", metavar="FILE.fits", help="input FITS files (integer images)")
     p.add_argument("--codec", default="rice", help=f"tile codec: {', '.join(CODEC_CHOICES)} (default rice)")
@@ -40,7 +43,8 @@ def build_parser() -> OneLineParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
+def run(argv: list[str] | None = None) -> int:
+    """Encode the files named in ``argv`` into one stream; raises InputError (and OSError) on unusable input."""
     args = build_parser().parse_args(argv)
     if args.codec not in CODEC_CHOICES:
         raise InputError(f"unknown codec {args.codec!r} (choose from {', '.join(CODEC_CHOICES)})")
@@ -88,5 +92,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point: :func:`run` under the tools' error convention (``tools.cli``); the exit code."""
+    return run_cli(PROG, lambda: run(argv))
+
+
 if __name__ == "__main__":
-    run_cli(PROG, main)
+    sys.exit(main())
