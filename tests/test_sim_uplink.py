@@ -86,3 +86,21 @@ def test_any_body_parses_or_is_a_format_error(body):
     except FormatError:
         return
     assert isinstance(report, Report)
+
+
+def test_mutated_report_streams_raise_format_error_only():
+    """The fuzz campaign's mutations (tests/stream_mutations.py, CRCs fixed up) on real reports: parse or refuse."""
+    import numpy as np
+    from stream_mutations import mutate
+
+    report = Report(covered_s=5.0, acks=[1, 2], naks={3: list(range(0, 300, 2)), 4: [7]}, resend=[9])
+    packets = encode_report(report, report_id=3, max_packet_size=128)
+    rng = np.random.default_rng(20261130)
+    outcomes = {"parsed": 0, "refused": 0}
+    for _ in range(500):  # some inputs NAK millions of parts (a rewritten count): a few seconds in all
+        try:
+            decode_report(mutate(packets, rng, int(rng.integers(1, 4))))
+            outcomes["parsed"] += 1
+        except FormatError:
+            outcomes["refused"] += 1
+    assert outcomes["parsed"] > 0 and outcomes["refused"] > 0, outcomes
