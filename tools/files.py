@@ -5,8 +5,9 @@ folder that looks like a result under the name the user asked for. Everything is
 name in the destination's own folder (same file system, so the final ``os.replace`` is atomic) and renamed
 only when the block that writes it finishes; on any exception the temporary file or folder is removed.
 
-- :func:`atomic_path`: the primitive. A temporary file name beside the destination (suffix kept, so writers
-  such as matplotlib pick the right format); it replaces the destination on success.
+- :func:`atomic_path`: the primitive. A temporary file beside the destination, replacing it on success. Its
+  name is hidden and ends in ``.tmp`` (a reader globbing ``*.json`` never sees it), unless ``keep_suffix``
+  asks for the destination's suffix (writers such as matplotlib choose the format from it).
 - :func:`atomic_output`: an open file handle for a user-named output (checks the name first: InputError).
 - :func:`write_atomic`: a whole ``str`` (UTF-8) or ``bytes`` value in one call.
 - :func:`staged_dir`: a folder staged beside (or, when it exists, inside) its final place, then renamed.
@@ -27,9 +28,11 @@ from typing import IO
 from flight.errors import InputError
 
 
-def _temp_file_beside(final: Path) -> Path:
-    """A new empty file in ``final``'s folder, hidden, with ``final``'s suffix kept; OSError if it cannot be made."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.stem}.", suffix=f".tmp{final.suffix}", dir=final.parent)
+def _temp_file_beside(final: Path, keep_suffix: bool = False) -> Path:
+    """A new empty hidden file in ``final``'s folder (ending in ``.tmp``, or ``.tmp`` + ``final``'s suffix);
+    OSError if it cannot be made."""
+    suffix = f".tmp{final.suffix}" if keep_suffix else ".tmp"
+    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=suffix, dir=final.parent)
     os.close(fd)
     return Path(tmp)
 
@@ -47,14 +50,15 @@ def _replacing(tmp: Path, final: Path) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
+def atomic_path(path: str | Path, keep_suffix: bool = False) -> Iterator[Path]:
     """Yield a new empty temporary file beside ``path``; it replaces ``path`` only if the block succeeds.
 
+    ``keep_suffix``: the temporary name ends in ``path``'s suffix too (for writers that pick a format by name).
     The folder of ``path`` must exist (``OSError`` otherwise). On any exception, ``KeyboardInterrupt``
     included, the temporary file is removed and the exception propagates.
     """
     final = Path(path)
-    tmp = _temp_file_beside(final)
+    tmp = _temp_file_beside(final, keep_suffix)
     with _replacing(tmp, final):
         yield tmp
 
