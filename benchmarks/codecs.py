@@ -41,9 +41,9 @@ if str(REPO) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(REPO))
 
 from flight.errors import InputError, ModelError  # noqa: E402
-from flight.fits_input import read_fits_frames  # noqa: E402
 from flight.frame import Frame  # noqa: E402
 from flight.rice import rice_decode, rice_decode_tiles, rice_encode, rice_encode_tiles  # noqa: E402
+from tools.fits_input import read_fits_frames  # noqa: E402
 
 DEFAULT_DIR = REPO.parent / "shared" / "data" / "fits"
 SLOW_S = 1.0  # one run is enough for a codec/frame pair slower than this

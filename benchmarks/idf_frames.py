@@ -89,9 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     from flight.errors import InputError
-    from flight.fits_input import read_fits_frames
     from flight.idf.codec import IdfCodec
     from models.data import instrument_of
+    from tools.fits_input import read_fits_frames
 
     codec = IdfCodec(args.model, threads=args.threads)
     held = set(codec.bundle.manifest.training.get("config", {}).get("holdout", []))

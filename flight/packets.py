@@ -23,6 +23,8 @@ APID_IDLE = 0x7FF
 KNOWN_APIDS = frozenset({APID_FRAME_HEADER, APID_TILE_DATA, APID_GROUND_COMMAND, APID_IDLE})
 
 SEQ_CONTINUATION, SEQ_FIRST, SEQ_LAST, SEQ_UNSEGMENTED = 0, 1, 2, 3
+SEQ_COUNT_MODULO = 1 << 14  # the primary header's packet sequence count has 14 bits
+APID_MASK = 0x7FF  # the primary header's APID has 11 bits
 PRIMARY = struct.Struct(">HHH")
 SECONDARY = struct.Struct(">III")  # frame id, part index, part count
 CHUNK = struct.Struct(">IIIH")  # item index, item length, offset, chunk length
@@ -33,6 +35,21 @@ MAX_PACKET = 65542
 DEFAULT_PACKET = 2048
 MAX_PARTS = 1 << 24
 MAX_ITEM_LENGTH = 1 << 28
+
+
+def wrap_seq(count: int) -> int:
+    """``count`` on the 14-bit packet sequence counter: 0 <= result < 16384 (``count`` may be negative)."""
+    return count % SEQ_COUNT_MODULO
+
+
+def packet_apid(packet: bytes | memoryview) -> int:
+    """The APID (11 bits) of a packet from its first two octets; FormatError if it has fewer than two.
+
+    No CRC or length check: for packets this project built, or before :func:`parse_packet` checks the rest.
+    """
+    if len(packet) < 2:
+        raise FormatError("packet shorter than its APID field")
+    return int.from_bytes(packet[:2], "big") & APID_MASK
 
 
 @dataclass(frozen=True)
@@ -78,8 +95,8 @@ class Packet:
 def build_packet(apid: int, seq_flags: int, seq_count: int, secondary: bytes, body: bytes, tc: bool = False) -> bytes:
     """Primary header + secondary header + body + CRC-16 (the one place packet bytes are assembled)."""
     data_field_len = len(secondary) + len(body) + CRC_LEN
-    word1 = (int(tc) << 12) | (1 << 11) | (apid & 0x7FF)
-    word2 = (seq_flags << 14) | (seq_count & 0x3FFF)
+    word1 = (int(tc) << 12) | (1 << 11) | (apid & APID_MASK)
+    word2 = (seq_flags << 14) | wrap_seq(seq_count)
     head = PRIMARY.pack(word1, word2, data_field_len - 1) + secondary + body
     return head + struct.pack(">H", crc16_ccsds(head))
 
@@ -92,7 +109,7 @@ class Packetizer:
         if not MIN_PACKET <= max_packet_size <= MAX_PACKET:
             raise ValueError(f"packet size must be between {MIN_PACKET} and {MAX_PACKET} octets")
         self.max_packet_size = max_packet_size
-        self._seq: dict[int, int] = {apid: count & 0x3FFF for apid, count in (sequence_counts or {}).items()}
+        self._seq: dict[int, int] = {apid: wrap_seq(count) for apid, count in (sequence_counts or {}).items()}
 
     @property
     def sequence_counts(self) -> dict[int, int]:
@@ -139,7 +156,7 @@ class Packetizer:
                 else:
                     flags = SEQ_FIRST if k == 0 else SEQ_LAST if k == len(bodies) - 1 else SEQ_CONTINUATION
                 seq = self._seq.get(apid, 0)
-                self._seq[apid] = (seq + 1) & 0x3FFF
+                self._seq[apid] = wrap_seq(seq + 1)
                 packets.append(build_packet(apid, flags, seq, SECONDARY.pack(encoded.frame_id, part, count), body))
                 part += 1
         return packets
@@ -150,7 +167,7 @@ def _plausible_header(data: bytes | memoryview, pos: int) -> int:
     if pos + PRIMARY.size > len(data):
         return 0
     word1, _, length = PRIMARY.unpack_from(data, pos)
-    if word1 >> 13 != 0 or not word1 & (1 << 11) or (word1 & 0x7FF) not in KNOWN_APIDS:
+    if word1 >> 13 != 0 or not word1 & (1 << 11) or (word1 & APID_MASK) not in KNOWN_APIDS:
         return 0
     total = PRIMARY.size + length + 1
     if total < OVERHEAD or total > MAX_PACKET:
@@ -171,7 +188,7 @@ def parse_packet(data: bytes) -> Packet | None:
     if count == 0 or count > MAX_PARTS or part >= count:
         return None
     return Packet(
-        apid=word1 & 0x7FF, packet_type=(word1 >> 12) & 1, seq_flags=word2 >> 14, seq_count=word2 & 0x3FFF,
+        apid=word1 & APID_MASK, packet_type=(word1 >> 12) & 1, seq_flags=word2 >> 14, seq_count=wrap_seq(word2),
         frame_id=frame_id, part_index=part, part_count=count, data=bytes(data),
     )
 

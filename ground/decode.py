@@ -1,10 +1,12 @@
-"""``python -m ground.decode``: a downlinked packet stream in, verified FITS products and a report out.
+"""``astroflight-decode`` (``python -m ground.decode``): a downlinked packet stream in, verified FITS products
+and a report out.
 
 Example::
 
-    python -m ground.decode pass.bin --out products/ --json
+    astroflight-decode pass.bin --out products/ --json
 
-Exit code 0 when every frame is verified, 1 when some are not, 2 for usage errors and unreadable input.
+Exit code 0 when every frame is verified, 1 when some are not, 2 for usage errors and unreadable input
+(one line on stderr: the convention of ``tools.cli``).
 """
 
 from __future__ import annotations
@@ -13,12 +15,12 @@ import json
 import sys
 from pathlib import Path
 
-from flight.cli import EXIT_NOT_ALL_VERIFIED, EXIT_OK, OneLineParser, run_cli
 from flight.errors import InputError
-from flight.fileio import atomic_output, check_writable_dir
 from flight.packets import StreamStats, iter_stream
 from ground.products import write_product
 from ground.reassembly import VERIFIED, Reassembler
+from tools.cli import EXIT_NOT_ALL_VERIFIED, EXIT_OK, OneLineParser, run_cli
+from tools.files import atomic_output, check_writable_dir
 
 PROG = "python -m ground.decode"
 
@@ -32,14 +34,15 @@ def build_parser() -> OneLineParser:
         "with a MASK extension) and DIR/report.json.",
         epilog="example: python -m ground.decode pass.bin --out products/ --json",
     )
-    p.add_argument("stream", metavar="STREAM.bin", help="packet stream written by flight.encode or the simulator")
+    p.add_argument("stream", metavar="STREAM.bin", help="packet stream written by tools.encode or the simulator")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (created if needed)")
     p.add_argument("--model", metavar="BUNDLE_DIR", help="IDF model bundle the ground holds (default: shipped)")
     p.add_argument("--json", action="store_true", help="print the report to stdout as JSON")
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
+def run(argv: list[str] | None = None) -> int:
+    """Decode the stream named in ``argv``; 0 all verified, 1 not; raises InputError (and OSError) on bad input."""
     args = build_parser().parse_args(argv)
     path = Path(args.stream)
     if not path.exists():
@@ -99,5 +102,10 @@ def main(argv: list[str] | None = None) -> int:
     return EXIT_OK if all(f["status"] == VERIFIED for f in frames) else EXIT_NOT_ALL_VERIFIED
 
 
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point: :func:`run` under the tools' error convention (``tools.cli``); the exit code."""
+    return run_cli(PROG, lambda: run(argv))
+
+
 if __name__ == "__main__":
-    run_cli(PROG, main)
+    sys.exit(main())

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from flight.fileio import atomic_output
 from ground.reassembly import VERIFIED, FrameResult
+from tools.files import atomic_output
 
 
 def product_name(result: FrameResult) -> str:

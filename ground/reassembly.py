@@ -28,6 +28,7 @@ from flight.packets import (
     SEQ_UNSEGMENTED,
     Packet,
     parse_packet,
+    wrap_seq,
 )
 
 #: A frame's pixel buffer is allocated only if it is this small, or small against the bytes that arrived.
@@ -360,7 +361,7 @@ def _missing_packets(state: _FrameState, missing: list[int]) -> list[dict]:
             apid = None
         if apid is not None and apid in anchors:
             q, seq = anchors[apid]
-            out.append({"part": p, "apid": apid, "seq": (seq + p - q) & 0x3FFF})
+            out.append({"part": p, "apid": apid, "seq": wrap_seq(seq + p - q)})
         else:
             out.append({"part": p})
     return out

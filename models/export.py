@@ -12,7 +12,6 @@ CDF tables ``tables.npz`` (built here, once, in float64, then only integers are 
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -25,6 +24,7 @@ from flight.errors import ModelError
 from flight.idf import spec as S
 from flight.idf.bundle import HASH_FILE, MANIFEST, TABLES, Manifest, bundle_digest, current_spec
 from flight.rans import PROB_BITS, build_cdf_table
+from tools.cli import OneLineParser, run_cli
 
 TAIL_SIGMAS = 12.0  # table window half-width in logistic scales; beyond it the escape symbol is used
 
@@ -191,19 +191,24 @@ def export_bundle(checkpoint: str, out: str | Path) -> Manifest:
     return manifest
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m models.export", description=__doc__.split("\n")[0])
+PROG = "python -m models.export"
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Export the checkpoint named in ``argv``; ExportError (a ModelError) when it cannot be exported."""
+    p = OneLineParser(prog=PROG, description=__doc__.split("\n")[0])
     p.add_argument("checkpoint", help="checkpoint prefix or folder")
     p.add_argument("--out", required=True, help="bundle folder")
     args = p.parse_args(argv)
-    try:
-        man = export_bundle(args.checkpoint, args.out)
-    except ExportError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    man = export_bundle(args.checkpoint, args.out)
     print(f"bundle {args.out}: {len(man.networks)} networks, {man.macs_per_pixel:.0f} MACs/pixel, "
           f"hash {(Path(args.out) / HASH_FILE).read_text().strip()[:16]}...")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point: :func:`run` under the tools' error convention (``tools.cli``); the exit code."""
+    return run_cli(PROG, lambda: run(argv))
 
 
 if __name__ == "__main__":

@@ -19,14 +19,18 @@ import sys
 import time
 from pathlib import Path
 
+from flight.errors import InputError
+from tools.cli import OneLineParser, run_cli
+
 DEFAULTS = {
     "steps": 2000, "batch": 16, "crop": 64, "width": 32, "t_width": 16, "ksize": 3, "lr": 2e-3, "qat_frac": 0.25,
     "seed": 0, "val_every": 1000, "ckpt_every": 250,
 }
+PROG = "python -m models.train"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m models.train", description=__doc__.split("\n")[0])
+    p = OneLineParser(prog=PROG, description=__doc__.split("\n")[0])
     p.add_argument("--data", required=True, help="folder of FITS frames (integer 8/16-bit planes are used)")
     p.add_argument("--out", required=True, help="bundle folder written at the end")
     p.add_argument("--steps", type=int, default=None, help=f"training steps (default {DEFAULTS['steps']})")
@@ -45,11 +49,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--ckpt-dir", default=None, help="checkpoint folder (default out/idf-train/<bundle name>)")
     p.add_argument("--no-export", action="store_true", help="stop after training (export later)")
     return p.parse_args(argv)
-
-
-def fail(msg: str) -> int:
-    print(f"error: {msg}", file=sys.stderr)
-    return 2
 
 
 class Progress:
@@ -72,7 +71,8 @@ class Progress:
         sys.stderr.flush()
 
 
-def main(argv: list[str] | None = None) -> int:
+def run(argv: list[str] | None = None) -> int:
+    """Train (resuming from the last checkpoint) and export; InputError for unusable options, data or folders."""
     args = parse_args(argv)
     out = Path(args.out)
     try:
@@ -81,12 +81,12 @@ def main(argv: list[str] | None = None) -> int:
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as exc:
-        return fail(f"cannot write the bundle folder {out}: {exc.strerror or exc}")
+        raise InputError(f"cannot write the bundle folder {out}: {exc.strerror or exc}") from exc
     ckpt_dir = Path(args.ckpt_dir or Path("out") / "idf-train" / (out.resolve().name or "bundle"))
     try:
         ckpt_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        return fail(f"cannot write the checkpoint folder {ckpt_dir}: {exc.strerror or exc}")
+        raise InputError(f"cannot write the checkpoint folder {ckpt_dir}: {exc.strerror or exc}") from exc
 
     cfg_path = ckpt_dir / "train_config.json"
     cfg = dict(DEFAULTS)
@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.holdout is not None:
         cfg["holdout"] = [h for h in args.holdout.split(",") if h]
     if cfg["crop"] < 2 or cfg["crop"] & (cfg["crop"] - 1):
-        return fail("--crop must be a power of two >= 2")
+        raise InputError("--crop must be a power of two >= 2")
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from models.data import DEFAULT_HOLDOUT, DataError, load_dataset
@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         ds = load_dataset(args.data, holdout)
     except DataError as exc:
-        return fail(str(exc))
+        raise InputError(str(exc)) from exc
     cfg["data"] = str(Path(args.data).resolve())
     cfg_path.write_text(json.dumps(cfg, indent=1))
 
@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         sampler = CropSampler(ds.train, cfg["crop"], cfg["seed"])
     except DataError as exc:
-        return fail(str(exc))
+        raise InputError(str(exc)) from exc
     vtiles = validation_tiles(ds.valid, cfg["crop"]) if ds.valid else {}
 
     model = IdfModel(cfg["width"], cfg["t_width"], cfg["seed"], cfg["ksize"])
@@ -198,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
                                    tf.constant(float(step + 1))))
         if not math.isfinite(loss):
             bar.newline()
-            return fail(f"training diverged at step {step} (loss {loss}); lower --lr")
+            raise InputError(f"training diverged at step {step} (loss {loss}); lower --lr")
         ema = loss if ema is None else 0.98 * ema + 0.02 * loss
         step += 1
         step_var.assign(step)
@@ -222,14 +222,16 @@ def main(argv: list[str] | None = None) -> int:
     (ckpt_dir / "train_summary.json").write_text(json.dumps(summary, indent=1))
     if args.no_export:
         return 0
-    from models.export import ExportError, export_bundle
+    from models.export import export_bundle
 
-    try:
-        export_bundle(manager.latest_checkpoint, out)
-    except ExportError as exc:
-        return fail(str(exc))
+    export_bundle(manager.latest_checkpoint, out)  # ExportError (a ModelError): one line, exit 2 (tools.cli)
     print(f"bundle written to {out}", file=sys.stderr)
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point: :func:`run` under the tools' error convention (``tools.cli``); the exit code."""
+    return run_cli(PROG, lambda: run(argv))
 
 
 if __name__ == "__main__":

@@ -12,9 +12,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from tools.files import write_atomic
 
 #: Bump when the meaning of a cached value changes, so old entries are not reused.
 CACHE_VERSION = 1
@@ -48,9 +49,6 @@ def save(kind: str, key: Any, value: Any) -> None:
     folder = cache_dir() / kind
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-        with os.fdopen(fd, "w") as fh:
-            json.dump(value, fh)
-        os.replace(tmp, folder / f"{key_hash(key)}.json")
+        write_atomic(folder / f"{key_hash(key)}.json", json.dumps(value))
     except OSError:
         pass

@@ -9,12 +9,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from flight.cli import OneLineParser, run_cli
 from flight.codecs.registry import CODEC_CHOICES
 from sim.mission.engine import EXACT_PACKET_BUDGET, FIDELITIES, contact_packets, resolve_run, run_simulation
-from sim.output.outdir import check_writable
 from sim.output.report import format_summary, metrics_json, write_outputs
 from sim.scenario import load_scenario, parse_duration, parse_overrides, shipped_scenarios
+from tools.cli import OneLineParser, run_cli
+from tools.files import check_writable
 
 EXAMPLES = """examples:
   python -m sim.run --orbit leo --codec idf
@@ -63,7 +63,7 @@ def _seed(text: str) -> int:
     return value
 
 
-def main(argv: list[str] | None = None) -> int:
+def run(argv: list[str] | None = None) -> int:
     """Every input is checked (scenario, frames, --out) before the simulation starts; outputs appear whole."""
     args = build_parser().parse_args(argv)
     scenario = load_scenario(args.scenario or args.orbit or "leo", parse_overrides(args.overrides))
@@ -88,5 +88,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if result.metrics["conservation_ok"] else 1
 
 
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point (``astroflight-sim``): :func:`run` under the convention of ``tools.cli``."""
+    return run_cli("python -m sim.run", lambda: run(argv))
+
+
 if __name__ == "__main__":
-    run_cli("python -m sim.run", main)
+    sys.exit(main())

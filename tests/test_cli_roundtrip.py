@@ -1,4 +1,4 @@
-"""The CLI contract: flight.encode then ground.decode reproduces every integer frame exactly; bad input exits 2."""
+"""The CLI contract: tools.encode then ground.decode reproduces every integer frame exactly; bad input exits 2."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from astropy.io import fits
 from conftest import needs_shared, repo_fits_files, shared_fits_files
 
-from flight.fits_input import read_fits_frames
+from tools.fits_input import read_fits_frames
 
 
 def run(*args, cwd=None) -> subprocess.CompletedProcess:
@@ -39,7 +39,7 @@ def assert_products_match(files: list[Path], out: Path) -> int:
 def _round_trip(files, codec, tmp_path, tile=None):
     stream = tmp_path / f"{codec}.bin"
     extra = ["--tile", tile] if tile else []
-    enc = run("flight.encode", *map(str, files), "--codec", codec, "--out", str(stream), "--json", *extra)
+    enc = run("tools.encode", *map(str, files), "--codec", codec, "--out", str(stream), "--json", *extra)
     assert enc.returncode == 0, enc.stderr
     summary = json.loads(enc.stdout)
     for row in summary["frames"]:
@@ -81,7 +81,7 @@ def test_flipped_bit_in_stream_reports_incomplete_and_names_tile(tmp_path):
     rng = np.random.default_rng(3)
     fits.PrimaryHDU((1000 + rng.poisson(50, (64, 128))).astype(np.int16)).writeto(src)
     stream = tmp_path / "s.bin"
-    enc = run("flight.encode", str(src), "--codec", "rice", "--out", str(stream), "--packet-size", "512")
+    enc = run("tools.encode", str(src), "--codec", "rice", "--out", str(stream), "--packet-size", "512")
     assert enc.returncode == 0
     data = bytearray(stream.read_bytes())
     data[len(data) // 2] ^= 0x04
@@ -126,7 +126,7 @@ def _bad_inputs(tmp_path: Path) -> dict[str, list[str]]:
 def test_encode_bad_input_is_one_line_exit_2_no_output(case, tmp_path):
     args = _bad_inputs(tmp_path)[case]
     before = set(tmp_path.rglob("*"))
-    res = run("flight.encode", *args)
+    res = run("tools.encode", *args)
     assert res.returncode == 2, res.stderr
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in res.stderr and "error" in lines[0]
@@ -145,7 +145,7 @@ def test_decode_bad_input(tmp_path):
 
 
 def test_help_explains_every_flag_with_an_example():
-    for mod, flags in (("flight.encode", ["--codec", "--out", "--tile", "--json", "--model"]),
+    for mod, flags in (("tools.encode", ["--codec", "--out", "--tile", "--json", "--model"]),
                        ("ground.decode", ["--out", "--json", "--model"])):
         res = run(mod, "--help")
         assert res.returncode == 0 and "example:" in res.stdout

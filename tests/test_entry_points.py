@@ -1,12 +1,19 @@
-"""Bad input on ``python -m sim.run`` and ``python -m sim.study``: every case is one line on stderr naming the
+"""The command-line tools' contract (``tools.cli``).
+
+Bad input on ``python -m sim.run`` and ``python -m sim.study``: every case is one line on stderr naming the
 problem, exit code 2, no traceback, and nothing written (the folder holding the inputs and the output location
-is compared before and after). A run's outputs appear whole or not at all."""
+is compared before and after). A run's outputs appear whole or not at all. Every console script answers
+``--help`` and ``--version`` through its installed entry point; a reader that closes the pipe early ends a tool
+quietly; ``flight/`` imports no tool, ground or simulator code.
+"""
 
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 import sys
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import numpy as np
@@ -152,7 +159,6 @@ def test_unreadable_scenario_file(bad, tmp_path):
 
 def test_unreadable_files_in_process(bad, tmp_path, monkeypatch, capsys):
     """What a user without read permission sees (simulated, so it holds for root too)."""
-    from flight.cli import run_cli
     from sim.run import main
 
     locked = tmp_path / "locked.toml"
@@ -165,10 +171,9 @@ def test_unreadable_files_in_process(bad, tmp_path, monkeypatch, capsys):
         return real_read(self, *args, **kwargs)
 
     monkeypatch.setattr(Path, "read_text", read_text)
-    with pytest.raises(SystemExit) as done:
-        run_cli("python -m sim.run", lambda: main([*QUICK, "--scenario", str(locked)]))
+    code = main([*QUICK, "--scenario", str(locked)])
     err = capsys.readouterr().err.strip().splitlines()
-    assert done.value.code == 2 and len(err) == 1 and "locked.toml: cannot read (Permission denied)" in err[0]
+    assert code == 2 and len(err) == 1 and "locked.toml: cannot read (Permission denied)" in err[0]
 
 
 def test_outputs_appear_whole_or_not_at_all(tmp_path, monkeypatch):
@@ -196,3 +201,129 @@ def test_outputs_appear_whole_or_not_at_all(tmp_path, monkeypatch):
     write_outputs(result, tmp_path / "run")  # into an existing folder: files replaced, others kept
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == sorted([*(p.name for p in written), "notes.txt"])
     assert [p.name for p in tmp_path.iterdir()] == ["run"]
+
+
+# -- console scripts and the one CLI convention ---------------------------------------------------------------
+
+SCRIPTS = {
+    "astroflight-encode": "tools.encode:main",
+    "astroflight-decode": "ground.decode:main",
+    "astroflight-sim": "sim.run:main",
+    "astroflight-study": "sim.study.cli:main",
+}
+
+
+def _script(name: str) -> Path:
+    """The installed console script ``name`` beside this interpreter (pip install -e . puts it there)."""
+    found = {ep.name: ep.value for ep in entry_points(group="console_scripts") if ep.name in SCRIPTS}
+    assert found == SCRIPTS, "console scripts missing or stale: re-run pip install -e ."
+    path = Path(sys.executable).parent / name
+    assert path.is_file(), f"{path}: not installed"
+    return path
+
+
+@pytest.mark.parametrize("name", sorted(SCRIPTS))
+def test_console_script_help_and_version(name):
+    from tools.cli import version
+
+    script = str(_script(name))
+    helped = subprocess.run([script, "--help"], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert helped.returncode == 0 and "usage:" in helped.stdout and "--version" in helped.stdout, helped.stderr
+    shown = subprocess.run([script, "--version"], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert shown.returncode == 0 and shown.stderr == "", shown.stderr
+    assert shown.stdout.strip().endswith(f" {version()}") and version() != "unknown"
+
+
+def test_console_script_exit_code_is_mains():
+    """A usage error through the installed script: one line, exit 2 (the script exits with main's code)."""
+    proc = subprocess.run([str(_script("astroflight-decode")), str(REPO / "no-such.bin"), "--out", "x"],
+                          capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [
+        f"python -m ground.decode: error: {REPO / 'no-such.bin'}: no such file"], proc.stderr
+
+
+def test_version_falls_back_to_pyproject(monkeypatch):
+    import tomllib
+    from importlib.metadata import PackageNotFoundError
+
+    from tools import cli
+
+    def missing(_name):
+        raise PackageNotFoundError(_name)
+
+    monkeypatch.setattr(cli, "dist_version", missing)
+    cli.version.cache_clear()
+    try:
+        expected = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+        assert cli.version() == expected
+    finally:
+        cli.version.cache_clear()
+
+
+def _raiser(exc: BaseException):
+    def body() -> int:
+        raise exc
+    return body
+
+
+@pytest.mark.parametrize(("exc", "code", "line"), [
+    ("InputError", 2, "prog: error: bad flag"),
+    ("FormatError", 2, "prog: error: bad flag"),
+    ("ModelError", 2, "prog: error: bad flag"),
+    (KeyboardInterrupt(), 130, "prog: interrupted"),
+    (PermissionError(13, "Permission denied", "/x/y"), 2, "prog: error: /x/y: Permission denied"),
+    (BrokenPipeError(32, "Broken pipe"), 141, None),
+])
+def test_run_cli_turns_errors_into_one_line(exc, code, line, capsys):
+    from flight import errors
+    from tools.cli import run_cli
+
+    if isinstance(exc, str):
+        exc = getattr(errors, exc)("bad flag")
+    assert run_cli("prog", _raiser(exc)) == code
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines() == ([line] if line else [])
+
+
+def test_run_cli_passes_exit_codes_and_system_exit(capsys):
+    from tools.cli import run_cli
+
+    assert run_cli("prog", lambda: 1) == 1
+    with pytest.raises(SystemExit) as done:
+        run_cli("prog", _raiser(SystemExit(0)))
+    assert done.value.code == 0
+    with pytest.raises(ValueError):  # a bug is a traceback, never a one-line "error"
+        run_cli("prog", _raiser(ValueError("bug")))
+
+
+@pytest.mark.parametrize("command", [
+    [sys.executable, "-m", "sim.run", *QUICK, "--json"],
+    [sys.executable, "-m", "tools.encode", str(FRAME), "--codec", "raw", "--out", "{tmp}/s.bin", "--json"],
+])
+def test_closed_stdout_ends_quietly(command, tmp_path):
+    """``tool ... | head -1``: the reader is gone before the tool writes; no 'Broken pipe' error, exit 0 or 141."""
+    command = [c.replace("{tmp}", str(tmp_path)) for c in command]
+    read, write = os.pipe()
+    os.close(read)  # the reader went away before the tool printed anything
+    try:
+        proc = subprocess.run(command, stdout=write, stderr=subprocess.PIPE, text=True, cwd=REPO, timeout=120)
+    finally:
+        os.close(write)
+    assert proc.returncode in (0, 141), proc.stderr
+    assert "Broken pipe" not in proc.stderr and "Traceback" not in proc.stderr and "error" not in proc.stderr
+
+
+def test_flight_imports_no_tool_ground_or_simulator_code():
+    """The onboard room depends on nothing of ours outside it, and on no command-line code."""
+    forbidden = ("tools", "ground", "sim", "models", "argparse")
+    for path in sorted((REPO / "flight").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            bad = [n for n in names if n.split(".")[0] in forbidden]
+            assert not bad, f"{path.relative_to(REPO)}:{node.lineno} imports {bad}"

@@ -33,7 +33,7 @@ def test_frame_coded_with_another_bundle_is_refused_naming_both_hashes(tmp_path)
     rng = np.random.default_rng(5)
     fits.PrimaryHDU((1000 + rng.poisson(40, (64, 64))).astype(np.int16)).writeto(src)
     stream = tmp_path / "s.bin"
-    enc = subprocess.run([sys.executable, "-m", "flight.encode", str(src), "--codec", "idf", "--out", str(stream)],
+    enc = subprocess.run([sys.executable, "-m", "tools.encode", str(src), "--codec", "idf", "--out", str(stream)],
                          capture_output=True, text=True)
     assert enc.returncode == 0, enc.stderr
     dec = subprocess.run([sys.executable, "-m", "ground.decode", str(stream), "--out", str(tmp_path / "o"),

@@ -8,19 +8,24 @@ import pytest
 from flight.checksums import crc16_ccsds
 from flight.codecs.raw import RawCodec
 from flight.encoder import encode_frame
+from flight.errors import FormatError
 from flight.frame import Frame
 from flight.packets import (
     APID_FRAME_HEADER,
     APID_TILE_DATA,
     OVERHEAD,
+    SECONDARY,
     SEQ_CONTINUATION,
     SEQ_FIRST,
     SEQ_LAST,
     SEQ_UNSEGMENTED,
     Packetizer,
     StreamStats,
+    build_packet,
     iter_stream,
+    packet_apid,
     parse_packet,
+    wrap_seq,
 )
 
 spacepackets = pytest.importorskip("spacepackets")
@@ -116,3 +121,18 @@ def test_packet_size_bounds():
         Packetizer(OVERHEAD)
     with pytest.raises(ValueError):
         Packetizer(70000)
+
+
+def test_wrap_seq_is_the_14_bit_counter():
+    assert [wrap_seq(c) for c in (0, 1, 16383, 16384, 16385, 40000)] == [0, 1, 16383, 0, 1, 40000 - 2 * 16384]
+    assert wrap_seq(-1) == 16383 and wrap_seq(5 - 7) == 16382  # a difference of counts wraps too
+    assert all(wrap_seq(c) == c & 0x3FFF for c in range(-70000, 70000, 997))
+
+
+def test_packet_apid_reads_the_header_without_parsing():
+    for apid in (APID_FRAME_HEADER, APID_TILE_DATA, 0x180, 0x7FF):
+        packet = build_packet(apid, SEQ_UNSEGMENTED, 16383, SECONDARY.pack(9, 0, 1), b"body", tc=apid == 0x180)
+        assert packet_apid(packet) == apid == parse_packet(packet).apid
+        assert packet_apid(memoryview(packet)[:2]) == apid
+    with pytest.raises(FormatError):
+        packet_apid(b"\x01")

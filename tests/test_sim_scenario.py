@@ -116,7 +116,7 @@ def test_cli_errors_are_one_line_exit_2(args, needle):
     (["--orbit", "leo", "--set", "radio"], "expected KEY=VALUE"),
 ])
 def test_cli_errors_in_process(args, needle):
-    from sim.run import main
+    from sim.run import run
 
     with pytest.raises(ScenarioError, match=needle):
-        main(args)
+        run(args)

@@ -29,7 +29,7 @@ def test_bad_input_is_one_line_exit_2_and_no_output(tmp_path, args, message):
     proc = run_cli("--orbit", "leo", *args, "--out", str(out))
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("study: ") and message in lines[0], proc.stderr
+    assert len(lines) == 1 and lines[0].startswith("python -m sim.study: error: ") and message in lines[0], proc.stderr
     assert "Traceback" not in proc.stderr and proc.stdout == ""
     assert not out.exists()
 

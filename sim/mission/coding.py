@@ -34,7 +34,7 @@ from flight.codecs.base import OpCounts, TileCodec
 from flight.codecs.registry import get_codec
 from flight.container import FrameHeader
 from flight.encoder import EncodedFrame, encode_frame
-from flight.packets import APID_FRAME_HEADER, APID_TILE_DATA, Packetizer
+from flight.packets import APID_FRAME_HEADER, APID_TILE_DATA, Packetizer, packet_apid, wrap_seq
 from sim import cache
 from sim.mission.memo import BatchMemo
 from sim.mission.records import FrameRecord
@@ -201,7 +201,7 @@ class Coder:
             host_s = time.perf_counter() - t0
             counter = Packetizer(self.cfg.packet_size)
             packets = counter.packetize(enc)
-            head = sum(1 for p in packets if (int.from_bytes(p[:2], "big") & 0x7FF) == APID_FRAME_HEADER)
+            head = sum(1 for p in packets if packet_apid(p) == APID_FRAME_HEADER)
             row = CodedSource(index, frame.name, enc.codec, int(frame.pixels.size), enc.raw_bytes, enc.coded_bytes,
                               head, np.array([len(p) for p in packets], dtype=np.int64), host_s, enc.ops,
                               enc.escaped_tiles, enc.note)
@@ -219,8 +219,8 @@ class Coder:
         """Give a newly stored frame the 14-bit sequence counts its packets take on each APID."""
         row = self._rows[rec.source]
         rec.seq_base = (self._seq[APID_FRAME_HEADER], self._seq[APID_TILE_DATA])
-        self._seq[APID_FRAME_HEADER] = (self._seq[APID_FRAME_HEADER] + row.header_packets) & 0x3FFF
-        self._seq[APID_TILE_DATA] = (self._seq[APID_TILE_DATA] + row.n_packets - row.header_packets) & 0x3FFF
+        self._seq[APID_FRAME_HEADER] = wrap_seq(self._seq[APID_FRAME_HEADER] + row.header_packets)
+        self._seq[APID_TILE_DATA] = wrap_seq(self._seq[APID_TILE_DATA] + row.n_packets - row.header_packets)
 
     def packets(self, rec: FrameRecord) -> list[bytes]:
         """Exact fidelity: the real packets of a captured frame (rebuilt on demand, a few frames cached)."""

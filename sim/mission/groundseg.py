@@ -20,9 +20,9 @@ from __future__ import annotations
 import numpy as np
 
 from flight.codecs.base import TileCodec, TileResult
+from flight.uplink import Report
 from ground.reassembly import VERIFIED, Reassembler
 from sim.mission.memo import BatchMemo
-from sim.uplink import Report
 
 MEMO_LIMIT_BYTES = 256 << 20  # decoded pixels kept; beyond this the memo stops growing
 

@@ -18,12 +18,12 @@ from typing import Any
 import numpy as np
 import simpy
 
+from flight.uplink import Report, decode_report, encode_report
 from sim.mission.faults import FAILED_STORAGE, Faults
 from sim.mission.link import Link
 from sim.mission.onboard import Onboard
 from sim.mission.records import STORED, FrameRecord
 from sim.scenario import Scenario
-from sim.uplink import Report, decode_report, encode_report
 from sim.world.orbit import Contact
 
 

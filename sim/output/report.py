@@ -13,14 +13,14 @@ import math
 from pathlib import Path
 
 from sim.mission.records import CSV_FIELDS
-from sim.output.outdir import staged_dir
+from tools.files import staged_dir
 
 
 def write_outputs(result, out_dir: str | Path) -> list[Path]:
     """Write every output file of ``result`` into ``out_dir``; returns the paths written.
 
     The files are written in a temporary folder beside ``out_dir`` and moved there only once all of them are
-    written (:func:`sim.output.outdir.staged_dir`), so a failure leaves no partial output.
+    written (:func:`tools.files.staged_dir`), so a failure leaves no partial output.
     """
     out = Path(out_dir)
     names = ["metrics.json", "events.csv", "timeline.csv", "contacts.csv", "storage.png", "data.png", "latency.png"]

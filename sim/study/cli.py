@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 from flight.errors import InputError
-from sim.output.outdir import write_text_atomic
 from sim.study.grid import (
     StudyError,
     StudySpec,
@@ -41,20 +40,16 @@ from sim.study.grid import (
     scenario_inputs,
 )
 from sim.study.results import Summary, build_rows, write_csv
+from tools.cli import OneLineParser, run_cli
+from tools.files import write_atomic
 
 REPO = Path(__file__).resolve().parents[1]
 
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports a usage mistake on one line (exit 2), like every other input error."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        print(f"study: {message} (see python -m sim.study --help)", file=sys.stderr)
-        raise SystemExit(2)
+PROG = "python -m sim.study"
 
 
 def make_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m sim.study", description="Sweep scenarios and codecs; write a trade-study report.")
+    p = OneLineParser(prog=PROG, description="Sweep scenarios and codecs; write a trade-study report.")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--orbit", metavar="NAME", help="shipped scenario (leo, leo-svalbard, iss, l2)")
     src.add_argument("--scenario", metavar="FILE", help="a scenario TOML file")
@@ -217,7 +212,7 @@ def log_run(out: Path, entry: dict[str, Any]) -> list[dict[str, Any]]:
     except (OSError, ValueError):
         runs = []
     runs.append(entry)
-    write_text_atomic(path, json.dumps(runs, indent=1) + "\n")
+    write_atomic(path, json.dumps(runs, indent=1) + "\n")
     return runs
 
 
@@ -248,7 +243,12 @@ def write_report_files(spec: StudySpec, out: Path, runs: list[dict[str, Any]],
     return summary, rows
 
 
-def main(argv: list[str] | None = None) -> int:
+def run(argv: list[str] | None = None) -> int:
+    """The study command: check every input, run the pending cells into DIR and write the report.
+
+    Raises InputError (before anything is written, or after removing a DIR this run created and filled with
+    nothing) for bad input; :func:`main` turns it into one line and exit code 2.
+    """
     argv = sys.argv[1:] if argv is None else argv
     args = make_parser().parse_args(argv)
     out = Path(args.out)
@@ -260,18 +260,22 @@ def main(argv: list[str] | None = None) -> int:
         cells = expand(spec)
         executor = make_executor(args, opts)
         created = prepare_out(out)
-    except InputError as exc:
+    except InputError:
         if executor is not None:
             executor.close()
-        print(f"study: {exc}", file=sys.stderr)
-        return 2
+        raise
     try:
         return _run_study(args, argv, spec, cells, executor, out)
-    except InputError as exc:  # found only once running (checked up front as far as possible)
+    except InputError:  # found only once running (checked up front as far as possible)
         if created and not any((out / "cells").glob("*.json")):
             shutil.rmtree(out, ignore_errors=True)
-        print(f"study: {exc}", file=sys.stderr)
-        return 2
+        raise
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console-script entry point (``astroflight-study``, ``python -m sim.study``): :func:`run` under the
+    project's one-line error convention (:func:`tools.cli.run_cli`)."""
+    return run_cli(PROG, lambda: run(argv))
 
 
 def _run_study(args: argparse.Namespace, argv: list[str], spec: StudySpec, cells: list, executor: Any,
@@ -287,7 +291,7 @@ def _run_study(args: argparse.Namespace, argv: list[str], spec: StudySpec, cells
     if previous.is_file() and not _same_study(previous, spec):
         print(f"study: note: {out} held a different study; only its cells that match this one are reused",
               file=sys.stderr)
-    write_text_atomic(previous, json.dumps(spec.to_dict(), indent=2, default=str) + "\n")
+    write_atomic(previous, json.dumps(spec.to_dict(), indent=2, default=str) + "\n")
     try:
         if spec.runner == StudySpec.runner and pending_cells(out, cells):
             from sim.study.cell import warm_caches

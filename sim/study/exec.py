@@ -14,7 +14,6 @@ import json
 import multiprocessing
 import os
 import sys
-import tempfile
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.study.grid import Cell, StudyError, StudySpec
+from tools.files import write_atomic
 
 CELLS_DIR = "cells"
 
@@ -78,10 +78,7 @@ def save_record(out_dir: Path, cell: Cell, record: dict[str, Any]) -> None:
     doc = dict(record)
     doc["cell"] = {"cell_id": cell.cell_id, "config_id": cell.config_id, "codec": cell.codec, "params": cell.params,
                    "seed_index": cell.seed_index, "seed": cell.seed}
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".", suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(doc, fh, sort_keys=True, default=_json_default)
-    os.replace(tmp, cell_path(out_dir, cell.cell_id))
+    write_atomic(cell_path(out_dir, cell.cell_id), json.dumps(doc, sort_keys=True, default=_json_default))
 
 
 def _json_default(value: Any) -> Any:

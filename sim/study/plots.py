@@ -21,8 +21,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from sim.output.outdir import atomic_path  # noqa: E402
 from sim.study.results import Summary, describe_params, unit_label  # noqa: E402
+from tools.files import atomic_path  # noqa: E402
 
 DPI = 90
 CODEC_COLOURS = {"raw": "#7f7f7f", "rice": "#1f77b4", "idf": "#d62728"}
@@ -81,7 +81,7 @@ def panel_title(fixed: dict[str, Any]) -> str:
 def _save(fig: Any, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with atomic_path(path) as tmp:  # a reader never sees half a PNG
+        with atomic_path(path, keep_suffix=True) as tmp:  # a reader never sees half a PNG; matplotlib reads the suffix
             fig.savefig(tmp, dpi=DPI, metadata={"Software": None})
     finally:
         plt.close(fig)

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sim.output.outdir import write_text_atomic
 from sim.study.grid import StudySpec, fmt_value
 from sim.study.plots import Figure
 from sim.study.results import Stat, Summary, describe_params, unit_label
+from tools.files import write_atomic
 
 # -- document model ---------------------------------------------------------------------------------------------
 
@@ -392,6 +392,6 @@ def write_report(ctx: ReportContext, out_dir: Path) -> tuple[Path, Path]:
     doc = build_document(ctx)
     title = next(b.text for b in doc if isinstance(b, Heading))
     md, page = out_dir / "report.md", out_dir / "report.html"
-    write_text_atomic(md, render_markdown(doc, out_dir))
-    write_text_atomic(page, render_html(doc, title))
+    write_atomic(md, render_markdown(doc, out_dir))
+    write_atomic(page, render_html(doc, title))
     return md, page

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sim.output.outdir import write_text_atomic
 from sim.study.grid import Cell, StudySpec, fmt_value
+from tools.files import write_atomic
 
 DAY_S = 86400.0
 
@@ -139,7 +139,7 @@ def write_csv(path: Path, spec: StudySpec, rows: list[dict]) -> None:
     writer.writerow(cols)
     for r in rows:
         writer.writerow([format_cell(r.get(c)) for c in cols])
-    write_text_atomic(path, buf.getvalue())
+    write_atomic(path, buf.getvalue())
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:

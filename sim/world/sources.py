@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from flight.errors import InputError
-from flight.fits_input import read_fits_frames
 from flight.frame import Frame
 from sim.scenario import FRAME_SUFFIXES, Scenario, ScenarioError, SyntheticConfig
+from tools.fits_input import read_fits_frames
 
 SYNTHETIC_SEED = 20250320  # the synthetic sky is the same in every run: it is the scene, not the channel
 

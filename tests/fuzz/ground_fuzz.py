@@ -24,10 +24,10 @@ from stream_mutations import mutate  # noqa: E402
 
 from flight.codecs.registry import get_codec  # noqa: E402
 from flight.encoder import encode_frame  # noqa: E402
-from flight.fits_input import read_fits_frames  # noqa: E402
 from flight.frame import Frame  # noqa: E402
 from flight.packets import Packetizer, iter_stream  # noqa: E402
 from ground.reassembly import INCOMPLETE, VERIFIED, Reassembler  # noqa: E402
+from tools.fits_input import read_fits_frames  # noqa: E402
 
 CORPUS = HERE / "corpus"
 CROPS = HERE.parent / "data"

@@ -1,8 +1,11 @@
-"""``python -m flight.encode``: FITS frames in, one CCSDS packet stream out (the onboard pipeline, on files).
+"""``astroflight-encode`` (``python -m tools.encode``): FITS frames in, one CCSDS packet stream out.
 
+The onboard pipeline (``flight.encoder``, ``flight.packets``) run on files, for ground tests and data sets.
 Example::
 
-    python -m flight.encode frame.fits cube.fits --codec rice --out pass.bin --json
+    astroflight-encode frame.fits cube.fits --codec rice --out pass.bin --json
+
+Exit code 0 on success, 2 for usage errors and unusable input (one line on stderr).
 """
 
 from __future__ import annotations
@@ -10,15 +13,15 @@ from __future__ import annotations
 import json
 import sys
 
-from flight.cli import OneLineParser, parse_tile, run_cli
 from flight.codecs.registry import CODEC_CHOICES, get_codec
 from flight.encoder import encode_frame
 from flight.errors import InputError
-from flight.fileio import atomic_output
-from flight.fits_input import read_fits_frames
 from flight.packets import DEFAULT_PACKET, MAX_PACKET, MIN_PACKET, Packetizer
+from tools.cli import OneLineParser, parse_tile, run_cli
+from tools.files import atomic_output
+from tools.fits_input import read_fits_frames
 
-PROG = "python -m flight.encode"
+PROG = "python -m tools.encode"
 
 
 def build_parser() -> OneLineParser:
@@ -26,13 +29,14 @@ def build_parser() -> OneLineParser:
         prog=PROG,
         description="Compress FITS frames the way the flight software does and write one CCSDS packet stream. "
         "Every integer image plane (BITPIX 8/16/32; cubes as stacks of 2-D planes) becomes one frame.",
-        epilog="example: python -m flight.encode a.fits b.fits --codec rice --tile 32x32 --out pass.bin --json",
+        epilog="example: python -m tools.encode a.fits b.fits --codec rice --tile 32x32 --out pass.bin --json",
     )
     p.add_argument("files", nargs="+", metavar="FILE.fits", help="input FITS files (integer images)")
     p.add_argument("--codec", default="rice", help=f"tile codec: {', '.join(CODEC_CHOICES)} (default rice)")
     p.add_argument("--out", required=True, metavar="STREAM.bin", help="output packet stream (written atomically)")
     p.add_argument("--tile", type=parse_tile, metavar="ROWSxCOLS",
-                   help="tile shape (default: one row per tile, like fpack; idf default 64x64)")
+                   help="tile shape (default: the codec's own: one row per tile for raw and rice, like fpack; "
+                   "64x64 for idf)")
     p.add_argument("--model", metavar="BUNDLE_DIR", help="IDF model bundle (default: the shipped bundle)")
     p.add_argument("--packet-size", type=int, default=DEFAULT_PACKET, metavar="OCTETS",
                    help=f"largest packet incl. headers and CRC ({MIN_PACKET}-{MAX_PACKET}, default {DEFAULT_PACKET})")
@@ -40,7 +44,8 @@ def build_parser() -> OneLineParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
+def run(argv: list[str] | None = None) -> int:
+    """Encode the files named in ``argv`` into one stream; raises InputError (and OSError) on unusable input."""
     args = build_parser().parse_args(argv)
     if args.codec not in CODEC_CHOICES:
         raise InputError(f"unknown codec {args.codec!r} (choose from {', '.join(CODEC_CHOICES)})")
@@ -48,9 +53,6 @@ def main(argv: list[str] | None = None) -> int:
         raise InputError(f"--packet-size must be between {MIN_PACKET} and {MAX_PACKET}")
     frames = [f for path in args.files for f in read_fits_frames(path)]  # read everything before writing
     codec = get_codec(args.codec, args.model)
-    tile = args.tile
-    if tile is None and args.codec == "idf":
-        tile = (64, 64)
     packetizer = Packetizer(args.packet_size)
     rows = []
     seen: dict[str, int] = {}
@@ -60,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
                 seen[frame.name] += 1
                 frame.name = f"{frame.name}_{seen[frame.name]}"
             seen.setdefault(frame.name, 1)
-            enc = encode_frame(frame, codec, tile, frame_id)
+            enc = encode_frame(frame, codec, args.tile, frame_id)
             packets = packetizer.packetize(enc)
             out.write(b"".join(packets))
             row = {"name": enc.name, "shape": list(enc.shape), "dtype": enc.dtype, "raw_bytes": enc.raw_bytes,
@@ -88,5 +90,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point: :func:`run` under the tools' error convention (``tools.cli``); the exit code."""
+    return run_cli(PROG, lambda: run(argv))
+
+
 if __name__ == "__main__":
-    run_cli(PROG, main)
+    sys.exit(main())

@@ -1,7 +1,7 @@
 """Read FITS files into frames of stored integers (the camera's hand-off to the flight software).
 
-This is ground-support code of the flight side: a real camera hands the flight software arrays, not FITS
-files, so astropy is imported here only, never by the onboard codecs. Every image HDU with integer pixels
+Ground-support code (``tools/``): a real camera hands the flight software arrays, not FITS files, so astropy
+is imported here and by the simulator's frame sources, never by the onboard codecs. Every image HDU with integer pixels
 (BITPIX 8, 16, 32) becomes one frame per 2-D plane; the stored integers are kept exactly (no BZERO/BSCALE
 scaling), with the scaling cards and the other header cards the ground needs to rebuild the file.
 """
