@@ -1,5 +1,6 @@
-"""The rooms' import rules (docs/architecture.md): no import cycle inside flight/, ground/ or sim/, flight/
-imports nothing of ours outside flight/, and the rooms of sim/ import only downwards (docs/simulator.md).
+"""The rooms' import rules (docs/architecture.md): no import cycle inside any room, each room imports only the
+rooms it may (flight/ nothing of ours and no command-line code), and the rooms of sim/ import only downwards
+(docs/simulator.md).
 
 Imports are read from the source (every ``import``/``from`` statement, at any depth: a function-level or
 TYPE_CHECKING import ties modules together just the same), not by importing the modules.
@@ -13,7 +14,16 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-OURS = ("flight", "ground", "sim", "models")
+OURS = ("flight", "tools", "ground", "sim", "models")
+
+#: Which of our rooms each room may import (besides itself): docs/architecture.md, "Who may import whom".
+MAY_IMPORT = {
+    "flight": set(),
+    "tools": {"flight"},
+    "ground": {"flight", "tools"},
+    "sim": {"flight", "tools", "ground"},
+    "models": {"flight", "tools"},
+}
 
 
 def module_name(path: Path) -> str:
@@ -80,20 +90,31 @@ def find_cycle(graph: dict[str, set[str]], room: str) -> list[str] | None:
     return None
 
 
-@pytest.mark.parametrize("room", ["flight", "ground", "sim"])
+@pytest.mark.parametrize("room", OURS)
 def test_no_import_cycle(room: str) -> None:
     cycle = find_cycle(import_graph(), room)
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
 
 
-def test_flight_imports_nothing_of_ours() -> None:
-    outside = {f"{m} -> {dep}" for m, deps in import_graph().items() if m.split(".")[0] == "flight"
-               for dep in deps if dep.split(".")[0] != "flight"}
-    assert not outside, f"flight/ imports outside flight/: {sorted(outside)}"
+@pytest.mark.parametrize("room", OURS)
+def test_room_imports_only_what_it_may(room: str) -> None:
+    allowed = MAY_IMPORT[room] | {room}
+    outside = {f"{m} -> {dep}" for m, deps in import_graph().items() if m.split(".")[0] == room
+               for dep in deps if dep.split(".")[0] not in allowed}
+    assert not outside, f"{room}/ imports a room it may not: {sorted(outside)}"
+
+
+def test_flight_has_no_command_line_code() -> None:
+    """The onboard room parses no command line: argparse (and so every CLI) lives in tools/ and above."""
+    users = sorted(str(p.relative_to(REPO)) for p in (REPO / "flight").rglob("*.py")
+                   if any(isinstance(n, ast.Import | ast.ImportFrom) and "argparse" in
+                          ([a.name for a in n.names] if isinstance(n, ast.Import) else [n.module or ""])
+                          for n in ast.walk(ast.parse(p.read_text(encoding="utf-8")))))
+    assert not users, f"flight/ modules importing argparse: {users}"
 
 
 #: sim/'s rooms, bottom up: a module may import its own room and the ones below it, never one above.
-SIM_LAYERS = {"sim.scenario": 0, "sim.cache": 0, "sim.uplink": 0, "sim.world": 1, "sim.mission": 2, "sim.output": 3,
+SIM_LAYERS = {"sim.scenario": 0, "sim.cache": 0, "sim.world": 1, "sim.mission": 2, "sim.output": 3,
               "sim.study": 4, "sim.run": 5}
 
 
