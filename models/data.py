@@ -16,12 +16,13 @@ from pathlib import Path
 import numpy as np
 
 from flight import idf_spec as S
+from flight.errors import InputError
 
 DEFAULT_HOLDOUT = ("saao1m-ste3", "ctio4m-mosaic2", "hst-stis-ccd", "hinode-xrt")
 
 
-class DataError(Exception):
-    """No usable data (missing folder, no integer 8/16-bit frames, nothing left to train on)."""
+class DataError(InputError):
+    """No usable data (missing folder, no integer 8/16-bit frames, nothing left to train on): a user mistake."""
 
 
 @dataclass
