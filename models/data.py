@@ -15,13 +15,14 @@ from pathlib import Path
 
 import numpy as np
 
+from flight.errors import InputError
 from flight.idf import spec as S
 
 DEFAULT_HOLDOUT = ("saao1m-ste3", "ctio4m-mosaic2", "hst-stis-ccd", "hinode-xrt")
 
 
-class DataError(Exception):
-    """No usable data (missing folder, no integer 8/16-bit frames, nothing left to train on)."""
+class DataError(InputError):
+    """No usable data (missing folder, no integer 8/16-bit frames, nothing left to train on): a user mistake."""
 
 
 @dataclass

@@ -7,6 +7,9 @@ activations fake-quantized as the int8 export computes them); the int8 input rul
 decide the coded bits are applied from the first step.  Validation bits per pixel are measured on whole
 held-out instruments.  Checkpoints (and ``train_config.json``) go to ``--ckpt-dir`` (default
 ``out/idf-train/<bundle name>``); running the same command again resumes from the last one.
+
+Optimizer: Keras Adam (beta 0.9/0.999, epsilon 1e-8, each gradient clipped to norm 5) on a Keras cosine-decay
+schedule with a linear warm-up (``learning_rate_schedule``). Progress goes to stderr through tqdm.
 """
 
 from __future__ import annotations
@@ -18,15 +21,40 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tqdm import tqdm
 
 from flight.errors import InputError
 from tools.cli import OneLineParser, run_cli
+
+if TYPE_CHECKING:
+    import keras
 
 DEFAULTS = {
     "steps": 2000, "batch": 16, "crop": 64, "width": 32, "t_width": 16, "ksize": 3, "lr": 2e-3, "qat_frac": 0.25,
     "seed": 0, "val_every": 1000, "ckpt_every": 250,
 }
 PROG = "python -m models.train"
+WARMUP_STEPS = 200  # linear learning-rate warm-up from lr / WARMUP_STEPS to lr
+LR_FLOOR = 0.1  # the cosine decay ends at LR_FLOOR * lr
+CLIP_NORM = 5.0  # each gradient tensor is clipped to this L2 norm
+ADAM = {"beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-8}
+PROGRESS_INTERVAL_S = {True: 0.5, False: 30.0}  # seconds between progress updates on a terminal / in a log file
+
+
+def learning_rate_schedule(lr: float, total_steps: int) -> keras.optimizers.schedules.CosineDecay:
+    """Keras cosine decay from ``lr`` to ``LR_FLOOR * lr`` after a linear warm-up of ``WARMUP_STEPS`` steps.
+
+    The warm-up starts at ``lr / WARMUP_STEPS`` (step 0) and reaches ``lr`` at step ``WARMUP_STEPS``; the decay
+    spans the remaining ``total_steps - WARMUP_STEPS`` steps (a run of at most ``WARMUP_STEPS`` steps only warms
+    up). Returns a ``keras.optimizers.schedules.LearningRateSchedule`` (optimizer step -> float32 rate).
+    """
+    import tensorflow as tf
+
+    return tf.keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=lr / WARMUP_STEPS, decay_steps=max(1, total_steps - WARMUP_STEPS), alpha=LR_FLOOR,
+        warmup_target=lr, warmup_steps=WARMUP_STEPS)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -49,26 +77,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--ckpt-dir", default=None, help="checkpoint folder (default out/idf-train/<bundle name>)")
     p.add_argument("--no-export", action="store_true", help="stop after training (export later)")
     return p.parse_args(argv)
-
-
-class Progress:
-    """A one-line progress bar on stderr (no dependency)."""
-
-    def __init__(self, total: int, start: int) -> None:
-        self.total, self.start, self.t0 = total, start, time.time()
-
-    def show(self, step: int, text: str) -> None:
-        frac = step / max(1, self.total)
-        done = step - self.start
-        el = time.time() - self.t0
-        eta = el / done * (self.total - step) if done else 0.0
-        bar = "#" * int(30 * frac) + "-" * (30 - int(30 * frac))
-        sys.stderr.write(f"\r[{bar}] {step}/{self.total} {text} {el / 60:5.1f} min, eta {eta / 60:5.1f} min ")
-        sys.stderr.flush()
-
-    def newline(self) -> None:
-        sys.stderr.write("\n")
-        sys.stderr.flush()
 
 
 def run(argv: list[str] | None = None) -> int:
@@ -104,14 +112,11 @@ def run(argv: list[str] | None = None) -> int:
         raise InputError("--crop must be a power of two >= 2")
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from models.data import DEFAULT_HOLDOUT, DataError, load_dataset
+    from models.data import DEFAULT_HOLDOUT, load_dataset
 
     holdout = tuple(cfg["holdout"]) if cfg["holdout"] is not None else DEFAULT_HOLDOUT
     cfg["holdout"] = list(holdout)
-    try:
-        ds = load_dataset(args.data, holdout)
-    except DataError as exc:
-        raise InputError(str(exc)) from exc
+    ds = load_dataset(args.data, holdout)  # DataError is an InputError: one line, exit 2 (tools.cli)
     cfg["data"] = str(Path(args.data).resolve())
     cfg_path.write_text(json.dumps(cfg, indent=1))
 
@@ -123,45 +128,30 @@ def run(argv: list[str] | None = None) -> int:
     from models.data import CropSampler, validation_tiles
     from models.idf_tf import IdfModel
 
-    try:
-        sampler = CropSampler(ds.train, cfg["crop"], cfg["seed"])
-    except DataError as exc:
-        raise InputError(str(exc)) from exc
+    sampler = CropSampler(ds.train, cfg["crop"], cfg["seed"])
     vtiles = validation_tiles(ds.valid, cfg["crop"]) if ds.valid else {}
 
     model = IdfModel(cfg["width"], cfg["t_width"], cfg["seed"], cfg["ksize"])
     params = model.trainable_variables
-    slots_m = [tf.Variable(tf.zeros_like(v), trainable=False) for v in params]
-    slots_v = [tf.Variable(tf.zeros_like(v), trainable=False) for v in params]
-    step_var = tf.Variable(0, dtype=tf.int64, trainable=False)
+    total = int(cfg["steps"])
+    optimizer = tf.keras.optimizers.Adam(learning_rate_schedule(cfg["lr"], total), clipnorm=CLIP_NORM, **ADAM)
+    optimizer.build(params)  # the moment slots exist before a restore, so the checkpoint fills them
     elapsed_var = tf.Variable(0.0, dtype=tf.float64, trainable=False)
-    ckpt = tf.train.Checkpoint(model=model, m=slots_m, v=slots_v, step=step_var, elapsed=elapsed_var)
+    ckpt = tf.train.Checkpoint(model=model, optimizer=optimizer, elapsed=elapsed_var)
     manager = tf.train.CheckpointManager(ckpt, str(ckpt_dir), max_to_keep=2)
     if manager.latest_checkpoint:
         ckpt.restore(manager.latest_checkpoint).expect_partial()
-        print(f"resumed from {manager.latest_checkpoint} at step {int(step_var.numpy())}", file=sys.stderr)
+        print(f"resumed from {manager.latest_checkpoint} at step {int(optimizer.iterations.numpy())}",
+              file=sys.stderr)
     npix = float(cfg["crop"] ** 2)
-    total = int(cfg["steps"])
     qat_start = int(total * (1.0 - cfg["qat_frac"]))
-
-    def lr_at(step: int) -> float:
-        warm = min(1.0, (step + 1) / 200.0)
-        return cfg["lr"] * warm * (0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * min(1.0, step / max(1, total)))))
 
     def make_step(qat: bool):
         @tf.function(jit_compile=True)
-        def train_step(x, s, m, lr, t):
+        def train_step(x, s, m):
             with tf.GradientTape() as tape:
                 loss = tf.reduce_mean(model.bits(x, s, m, qat=qat, update=True)) / npix
-            grads = tape.gradient(loss, params)
-            b1, b2 = 0.9, 0.999
-            for p, g, m, v in zip(params, grads, slots_m, slots_v, strict=True):
-                g = tf.clip_by_norm(g, 5.0)
-                m.assign(b1 * m + (1 - b1) * g)
-                v.assign(b2 * v + (1 - b2) * g * g)
-                mh = m / (1 - tf.pow(b1, t))
-                vh = v / (1 - tf.pow(b2, t))
-                p.assign_sub(lr * mh / (tf.sqrt(vh) + 1e-8))
+            optimizer.apply_gradients(zip(tape.gradient(loss, params), params, strict=True))
             return loss
         return train_step
 
@@ -186,34 +176,33 @@ def run(argv: list[str] | None = None) -> int:
 
     log_path = ckpt_dir / "train_log.jsonl"
     val: dict = {}
-    step = int(step_var.numpy())
-    bar = Progress(total, step)
+    step = int(optimizer.iterations.numpy())
+    bar = tqdm(total=total, initial=step, unit="step", file=sys.stderr, dynamic_ncols=True,
+               mininterval=PROGRESS_INTERVAL_S[sys.stderr.isatty()])
     t_start = time.time()
     elapsed0 = float(elapsed_var.numpy())
     ema = None
     while step < total:
         qat = step >= qat_start
         x, s, m = sampler.batch(cfg["batch"])
-        loss = float(steps_fn[qat](tf.constant(x), tf.constant(s), tf.constant(m), tf.constant(lr_at(step), tf.float32),
-                                   tf.constant(float(step + 1))))
+        loss = float(steps_fn[qat](tf.constant(x), tf.constant(s), tf.constant(m)))
         if not math.isfinite(loss):
-            bar.newline()
+            bar.close()
             raise InputError(f"training diverged at step {step} (loss {loss}); lower --lr")
         ema = loss if ema is None else 0.98 * ema + 0.02 * loss
         step += 1
-        step_var.assign(step)
         elapsed_var.assign(elapsed0 + time.time() - t_start)
-        bar.show(step, f"loss {ema:6.3f} bpd{' qat' if qat else ''}")
+        bar.set_postfix_str(f"loss {ema:6.3f} bpd{' qat' if qat else ''}", refresh=False)
+        bar.update(1)
         if step % cfg["ckpt_every"] == 0 or step == total or step == qat_start:
             manager.save(checkpoint_number=step)
         if step % cfg["val_every"] == 0 or step == total:
             val = validate(qat)
-            bar.newline()
-            print("validation bpd: " + ", ".join(f"{k} {v:.3f}" for k, v in val.items()), file=sys.stderr)
+            bar.write("validation bpd: " + ", ".join(f"{k} {v:.3f}" for k, v in val.items()), file=sys.stderr)
             with log_path.open("a") as fh:
                 fh.write(json.dumps({"step": step, "train_bpd": ema, "qat": qat, "valid": val,
                                      "elapsed_s": time.time() - t_start}) + "\n")
-    bar.newline()
+    bar.close()
     manager.save(checkpoint_number=step)
     if not val:
         val = validate(True)

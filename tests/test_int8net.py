@@ -80,7 +80,12 @@ def test_large_random_batch_matches_reference(nets):
 
 
 def test_xnnpack_default_interpreter_can_differ(nets, record_property):
-    """DESIGN rule 2: the default (XNNPACK) interpreter is not the oracle. Recorded, never failed."""
+    """DESIGN rule 2: the default (XNNPACK) interpreter is not the oracle.
+
+    On this input the default interpreter gives other int8 outputs than the reference kernels (its
+    requantization rounds differently), and ``flight.int8net`` gives the reference kernels' outputs, not
+    XNNPACK's. The count and the largest difference are recorded in the test report.
+    """
     rng = np.random.default_rng(5)
     x = rng.integers(-128, 128, (4, 16, 16, 4)).astype(np.int8)
     ref = _oracle("coupling48", x)
@@ -89,7 +94,8 @@ def test_xnnpack_default_interpreter_can_differ(nets, record_property):
     record_property("xnnpack_differing_outputs", int(np.count_nonzero(diff)))
     record_property("xnnpack_max_abs_diff", int(diff.max()))
     print(f"XNNPACK vs BUILTIN_REF: {np.count_nonzero(diff)} of {diff.size} outputs differ (max {diff.max()})")
-    np.testing.assert_array_equal(nets["coupling48"].run(x), ref)
+    assert np.count_nonzero(diff) > 0, "XNNPACK now matches BUILTIN_REF here: revisit DESIGN rule 2 and this test"
+    np.testing.assert_array_equal(nets["coupling48"].run(x), ref)  # so ours are not XNNPACK's
 
 
 def test_network_metadata(nets):
