@@ -68,13 +68,28 @@ class TileCodec(ABC):
     """Base class of every tile codec.
 
     Class attributes: ``codec_id`` (the wire id in the frame header and tile items, docs/formats.md) and
-    ``name`` (the command-line name). Subclasses implement :meth:`encode_tile`, :meth:`decode_tile` and may
-    override the batch methods, :meth:`default_tile_shape`, :meth:`params`, :meth:`model_hash`,
-    :meth:`supports` and :meth:`ops_per_pixel`.
+    ``name`` (the command-line name). Subclasses implement :meth:`encode_tile`, :meth:`decode_tile` and
+    :meth:`ops_per_pixel`, and may override :meth:`create` and :meth:`from_header` (codecs with a model or
+    parameters), the batch methods, :meth:`default_tile_shape`, :meth:`params`, :meth:`model_hash`,
+    and :meth:`supports`.
     """
 
     codec_id: int
     name: str
+
+    # ----------------------------------------------------------------------------- construction
+    @classmethod
+    def create(cls, model: str | None = None) -> TileCodec:
+        """The codec with its default settings, for the encoder. ``model`` is a model bundle folder for codecs
+        that have one (None: the shipped default) and is ignored by the others. Raises ModelError for an unusable
+        bundle."""
+        return cls()
+
+    @classmethod
+    def from_header(cls, params: bytes, model: str | None = None) -> TileCodec:
+        """The decoder a received frame header describes through its codec parameter bytes (docs/formats.md);
+        ``model`` as in :meth:`create`. Raises FormatError for malformed parameters."""
+        return cls.create(model)
 
     # ----------------------------------------------------------------------------- per tile
     @abstractmethod

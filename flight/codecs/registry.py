@@ -26,10 +26,7 @@ def get_codec(name: str, model: str | None = None) -> TileCodec:
     """
     if name not in CODEC_IDS:
         raise InputError(f"unknown codec {name!r} (choose from {', '.join(CODEC_CHOICES)})")
-    cls = CODECS[CODEC_IDS[name]]
-    if cls is IdfCodec:
-        return IdfCodec(model)
-    return cls()
+    return CODECS[CODEC_IDS[name]].create(model)
 
 
 def codec_for_header(codec_id: int, params: bytes, model_hash: bytes, idf_model: str | None = None) -> TileCodec:
@@ -40,9 +37,7 @@ def codec_for_header(codec_id: int, params: bytes, model_hash: bytes, idf_model:
     """
     if codec_id not in CODECS:
         raise FormatError(f"unknown codec id {codec_id}")
-    if codec_id == RiceCodec.codec_id:
-        return RiceCodec.from_params(params)
-    codec = get_codec(CODEC_NAMES[codec_id], idf_model)
+    codec = CODECS[codec_id].from_header(params, idf_model)
     held = codec.model_hash()
     if held != NO_MODEL and held != model_hash:
         raise ModelError(

@@ -24,8 +24,8 @@ class RiceCodec(TileCodec):
         self.blocksize = blocksize
 
     @classmethod
-    def from_params(cls, params: bytes) -> RiceCodec:
-        """The codec a frame header's parameters describe; FormatError if they are malformed."""
+    def from_header(cls, params: bytes, model: str | None = None) -> RiceCodec:
+        """The codec a frame header's parameters (the block size, u16) describe; FormatError if malformed."""
         if len(params) != 2:
             raise FormatError("rice parameters must be 2 bytes")
         (blocksize,) = struct.unpack(">H", params)

@@ -76,6 +76,11 @@ class IdfCodec(TileCodec):
         self._macs = self.bundle.manifest.macs_per_pixel
 
     # ----------------------------------------------------------------------------- contract
+    @classmethod
+    def create(cls, model: str | Path | None = None) -> IdfCodec:
+        """The codec for bundle folder ``model`` (the shipped default when None); ModelError if unusable."""
+        return cls(model)
+
     def params(self) -> bytes:
         return bytes([P.KIND_IDF])
 
