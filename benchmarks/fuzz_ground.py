@@ -17,9 +17,9 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fuzz.ground_fuzz import build_bases, check, mutated_input, save_failure  # noqa: E402
+from tests.fuzz.ground_fuzz import build_bases, check, mutated_input, save_failure  # noqa: E402
 
 _BASES = None
 

@@ -1,15 +1,8 @@
-"""Shared fixtures: where the real frames are, and small frames built from them.
-
-The real frames live in ``../shared/data/fits`` next to the repository (not part of a clone). Set
-``AF_SHARED_FITS=DIR`` to use another folder, e.g. ``AF_SHARED_FITS=/nonexistent`` to see what a fresh clone
-runs: every test that needs those frames is then reported as skipped, with the reason, in pytest's ``-ra``
-summary (never collected over an empty list, never passed without checking anything).
-"""
+"""Shared fixtures and the hypothesis profiles. Paths to test data: ``tests/shared_data.py``."""
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,31 +12,6 @@ from hypothesis import HealthCheck, settings
 settings.register_profile("ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("campaign", max_examples=3000, deadline=None, suppress_health_check=list(HealthCheck))
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
-
-REPO = Path(__file__).resolve().parents[1]
-SHARED_FITS = Path(os.environ.get("AF_SHARED_FITS") or REPO.parent / "shared" / "data" / "fits")
-SHARED_MISSING = f"{SHARED_FITS} not present (real frames of ../shared/data/fits; AF_SHARED_FITS overrides)"
-TEST_DATA = REPO / "tests" / "data"
-
-
-def shared_fits_files(kind: str = "int") -> list[Path]:
-    """The real frames in SHARED_FITS ('int': integer images, 'float': float ones); [] when absent.
-
-    Tests that need them are marked ``needs_shared``; a parametrization over them adds one skipped
-    ``pytest.param`` with ``SHARED_MISSING`` as its reason when the list is empty (see tests/test_rice.py).
-    """
-    if not SHARED_FITS.is_dir():
-        return []
-    files = sorted(SHARED_FITS.glob("*.fits"))
-    return [f for f in files if (f.name.startswith("f") == (kind == "float"))]
-
-
-def repo_fits_files() -> list[Path]:
-    """Small real crops shipped in the repo (tests/data/*.fits), so a fresh clone tests without ../shared."""
-    return sorted(TEST_DATA.glob("*.fits"))
-
-
-needs_shared = pytest.mark.skipif(not shared_fits_files("int"), reason=SHARED_MISSING)
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """The integer definition of the IDF transform: one source of truth for flight, ground and training.
 
 Everything here is integer arithmetic on int64 numpy arrays; ``models/`` mirrors it in TensorFlow on
-integer-valued float32 (exact below 2**24) and ``tests/test_idf_models.py`` checks the two agree.  The formulas
+integer-valued float32 (exact below 2**24) and ``tests/models/test_idf_models.py`` checks the two agree.  The formulas
 that map a latent to its table and symbol (:func:`bypass_bits`, :func:`symbol_table`, :func:`blend`,
 :func:`const_scale_index`, :func:`beta_bias`) use only integer operators and ``np.maximum``, so the encoder's
 compiled search (``flight.idf.search``) runs these same functions on scalars.

@@ -5,7 +5,7 @@ deterministic and the frame id enters only the frame header and the packets' sec
 checksum), so each distinct source frame is encoded once by ``flight.encoder.encode_frame``; a captured frame's
 packets are that encoding with its own frame id written into the header item (``FrameHeader`` re-packed by
 ``flight.container``) and packetized by ``flight.packets.Packetizer`` with the sequence counts it would have had
-onboard. ``tests/test_sim_coding.py`` checks these bytes equal a direct ``encode_frame(..., frame_id=k)``.
+onboard. ``tests/sim/test_coding.py`` checks these bytes equal a direct ``encode_frame(..., frame_id=k)``.
 
 Each distinct frame is coded tile by tile through :class:`MemoEncoder`: a tile whose stored pixels equal a tile
 already coded (mirror tiling repeats a source crop across the sensor) reuses that tile's payload, since a tile

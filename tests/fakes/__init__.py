@@ -1,1 +1,1 @@
-"""Stand-ins for tests (no tests here): ``fakes.study`` is a study runner that does not simulate."""
+"""Stand-ins for tests (no tests here): ``tests.fakes.study`` is a study runner that does not simulate."""

@@ -1,6 +1,7 @@
 """A stand-in study runner with the engine's metric shapes, for testing the study machinery without simulating.
 
-Study commands name it with ``--runner fakes.study:fake_runner`` (``tests/`` is on ``sys.path`` under pytest).
+Study commands name it with ``--runner tests.fakes.study:fake_runner`` (the repository is on ``sys.path`` under
+pytest and in the study's worker processes).
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from flight.idf.codec import IdfCodec
 from flight.idf.payload import HEADER_BYTES, KIND_BAYER, KIND_IDF, KIND_RICE, pack_rice
 from flight.rans import rans_cost_bits
 
-CROPS = Path(__file__).parent / "data" / "idf" / "crops.npz"
+CROPS = Path(__file__).resolve().parents[1] / "data" / "idf" / "crops.npz"
 pytestmark = pytest.mark.skipif(not (DEFAULT_BUNDLE / HASH_FILE).exists(), reason="default IDF bundle not built")
 
 
@@ -164,7 +164,7 @@ def test_coded_bits_match_ideal(codec: IdfCodec, crops: dict[str, np.ndarray]) -
 
 def test_oracle_kernels_give_identical_payload(crops: dict[str, np.ndarray]) -> None:
     """LiteRT's reference kernels (the independent oracle) produce the same bytes as flight.int8net."""
-    from oracles.litert import litert_nets
+    from tests.oracles.litert import litert_nets
 
     fast = IdfCodec()
     oracle = IdfCodec(nets=litert_nets(fast.bundle))

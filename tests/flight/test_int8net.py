@@ -17,7 +17,7 @@ from ai_edge_litert.interpreter import Interpreter, OpResolverType
 from flight import int8_kernels as K
 from flight.int8net import Int8Network, Int8NetworkError, _check_accumulator, _Op, load_network
 
-DATA = Path(__file__).parent / "data" / "int8nets"
+DATA = Path(__file__).resolve().parents[1] / "data" / "int8nets"
 CONV_NETS = ["conv_stack", "conv_valid", "residual", "concat", "depthwise", "coupling48"]
 FLAT_NETS = ["mlp", "dense_single", "conv_dense"]
 

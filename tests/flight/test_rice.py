@@ -34,7 +34,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from astropy.io import fits
-from conftest import SHARED_FITS, TEST_DATA
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -47,6 +46,7 @@ from flight.rice import (
     rice_max_bytes,
     rice_ops_per_pixel,
 )
+from tests.shared_data import SHARED_FITS, TEST_DATA
 
 imagecodecs = pytest.importorskip("imagecodecs")
 

@@ -91,7 +91,8 @@ def test_any_body_parses_or_is_a_format_error(body):
 def test_mutated_report_streams_raise_format_error_only():
     """The fuzz campaign's mutations (tests/stream_mutations.py, CRCs fixed up) on real reports: parse or refuse."""
     import numpy as np
-    from stream_mutations import mutate
+
+    from tests.stream_mutations import mutate
 
     report = Report(covered_s=5.0, acks=[1, 2], naks={3: list(range(0, 300, 2)), 4: [7]}, resend=[9])
     packets = encode_report(report, report_id=3, max_packet_size=128)

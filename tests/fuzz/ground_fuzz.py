@@ -18,15 +18,14 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
-
-from stream_mutations import mutate  # noqa: E402
+sys.path.insert(0, str(HERE.parents[1]))  # the repository, for tests.* when run as a script
 
 from flight.codecs.registry import get_codec  # noqa: E402
 from flight.encoder import encode_frame  # noqa: E402
 from flight.frame import Frame  # noqa: E402
 from flight.packets import Packetizer, iter_stream  # noqa: E402
 from ground.reassembly import INCOMPLETE, VERIFIED, Reassembler  # noqa: E402
+from tests.stream_mutations import mutate  # noqa: E402
 from tools.fits_input import read_fits_frames  # noqa: E402
 
 CORPUS = HERE / "corpus"

@@ -13,7 +13,7 @@ from astropy.io import fits
 
 from flight.idf.bundle import bundle_digest
 
-DEFAULT = Path(__file__).resolve().parents[1] / "models" / "bundles" / "default"
+DEFAULT = Path(__file__).resolve().parents[2] / "models" / "bundles" / "default"
 
 
 def _other_bundle(tmp_path: Path) -> Path:

@@ -10,13 +10,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
-from stream_mutations import mutate
 
 from flight.codecs.registry import get_codec
 from flight.encoder import encode_frame
 from flight.frame import Frame
 from flight.packets import Packetizer
 from ground.reassembly import INCOMPLETE, VERIFIED, Reassembler
+from tests.stream_mutations import mutate
 
 DTYPES = {8: np.uint8, 16: np.int16, 32: np.int32}
 

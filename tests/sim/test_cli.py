@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TINY = ["--set", "camera.rows=128", "--set", "camera.cols=128", "--set", "camera.cadence_s=120",
         "--set", "codec.tile_rows=16"]
 

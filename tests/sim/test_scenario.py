@@ -17,7 +17,7 @@ from sim.scenario import (
     shipped_scenarios,
 )
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_shipped_scenarios_load():

@@ -7,10 +7,10 @@ import subprocess
 import sys
 
 import pytest
-from fakes.study import REPO
 
 from sim.study.cli import main
 from sim.study.results import read_csv
+from tests.fakes.study import REPO
 
 
 def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
@@ -67,7 +67,7 @@ def test_failing_cells_are_reported_and_the_rest_go_on(tmp_path, capsys):
     out = tmp_path / "study"
     args = ["--orbit", "leo", "--codecs", "raw,rice,idf", "--sweep", "radio.rate_bps=1e6,4e6",
             "--sweep", "storage.capacity_bytes=8e9,32e9", "--duration", "2d", "--seeds", "2",
-            "--target-frames-per-day", "50", "--runner", "fakes.study:fake_runner", "--workers", "0",
+            "--target-frames-per-day", "50", "--runner", "tests.fakes.study:fake_runner", "--workers", "0",
             "--out", str(out), "--no-progress"]
     assert main(args) == 1  # some cells failed
     err = capsys.readouterr().err
@@ -94,7 +94,7 @@ def test_study_file_and_command_line_together(tmp_path, capsys):
     study.write_text('orbit = "leo"\ncodecs = ["raw", "rice"]\nduration = "1d"\nseeds = 1\n'
                      '[sweep]\n"radio.rate_bps" = [1e6, 2e6]\n')
     out = tmp_path / "o"
-    assert main(["--study", str(study), "--seeds", "2", "--runner", "fakes.study:fake_runner",
+    assert main(["--study", str(study), "--seeds", "2", "--runner", "tests.fakes.study:fake_runner",
                  "--workers", "0", "--out", str(out), "--no-progress"]) == 0
     rows = read_csv(out / "results.csv")
     assert len(rows) == 2 * 2 * 2

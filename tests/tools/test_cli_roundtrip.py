@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from astropy.io import fits
-from conftest import needs_shared, repo_fits_files, shared_fits_files
 
+from tests.shared_data import needs_shared, repo_fits_files, shared_fits_files
 from tools.fits_input import read_fits_frames
 
 

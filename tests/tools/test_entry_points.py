@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 FRAME = REPO / "sim" / "frames" / "hinode_xrt_512.fits"
 #: Small, short and statistical: a case that wrongly got through would still end in seconds.
 QUICK = ["--fidelity", "statistical", "--duration", "1h", "--set", "camera.rows=64", "--set", "camera.cols=64"]

@@ -1,0 +1,1 @@
+"""Tests of the ground room: reassembly, verification, model identity, property tests on streams."""

@@ -1,0 +1,1 @@
+"""Tests of the ground-support tools: the CLI convention, console scripts, atomic files, round trips."""
