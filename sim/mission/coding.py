@@ -7,9 +7,9 @@ packets are that encoding with its own frame id written into the header item (``
 ``flight.container``) and packetized by ``flight.packets.Packetizer`` with the sequence counts it would have had
 onboard. ``tests/sim/test_coding.py`` checks these bytes equal a direct ``encode_frame(..., frame_id=k)``.
 
-Each distinct frame is coded tile by tile through :class:`MemoEncoder`: a tile whose stored pixels equal a tile
-already coded (mirror tiling repeats a source crop across the sensor) reuses that tile's payload, since a tile
-codec's output is a pure function of the tile. The bytes are the same as a plain encode (tested); only repeated
+Each distinct frame is coded tile by tile through :class:`sim.mission.memo.MemoCodec`: a tile whose stored pixels
+equal a tile already coded (mirror tiling repeats a source crop across the sensor) reuses that tile's payload, since
+a tile codec's output is a pure function of the tile. The bytes are the same as a plain encode (tested); only repeated
 arithmetic is skipped, which matters for the IDF (seconds per 2048 x 2048 frame).
 
 The same encodings give the calibration table of statistical fidelity: per source frame the coded size, the
@@ -30,53 +30,18 @@ from pathlib import Path
 import numpy as np
 
 import flight
-from flight.codecs.base import OpCounts, TileCodec
+from flight.codecs.base import OpCounts
 from flight.codecs.registry import get_codec
 from flight.container import FrameHeader
 from flight.encoder import EncodedFrame, encode_frame
 from flight.packets import APID_FRAME_HEADER, APID_TILE_DATA, Packetizer, packet_apid, wrap_seq
 from sim import cache
-from sim.mission.memo import BatchMemo
+from sim.mission.memo import MemoCodec
 from sim.mission.records import FrameRecord
 from sim.scenario import CodecConfig
 from sim.world.sources import FrameSource
 
 PACKET_CACHE_FRAMES = 4  # exact: packet lists kept for the frames most recently on the radio
-
-MEMO_LIMIT_BYTES = 256 << 20
-
-
-class MemoEncoder:
-    """A tile codec whose ``encode_tile`` remembers payloads by the tile's exact pixels (dtype, shape, bytes)."""
-
-    def __init__(self, codec: TileCodec) -> None:
-        self.codec = codec
-        self.memo = BatchMemo(MEMO_LIMIT_BYTES)
-
-    def __getattr__(self, name: str):
-        return getattr(self.codec, name)
-
-    @property
-    def encodes(self) -> int:
-        return self.memo.computed
-
-    @property
-    def hits(self) -> int:
-        return self.memo.hits
-
-    def encode_tile(self, tile: np.ndarray) -> bytes:
-        return self.encode_tiles([tile])[0]
-
-    def encode_tiles(self, tiles: list[np.ndarray]) -> list[bytes]:
-        """Payloads from the memo where the pixels were seen; the rest coded in one batch (the codec's own
-        ``encode_tiles``, so IDF keeps its batched network calls)."""
-
-        def compute(todo: list[int]) -> list[bytes]:
-            return self.codec.encode_tiles([tiles[i] for i in todo])
-
-        keys = [(t.dtype.str, t.shape, np.ascontiguousarray(t).tobytes()) for t in tiles]
-        return self.memo.get_many(keys, compute, lambda key, payload: len(key[2]) + len(payload))
-
 
 @functools.cache
 def flight_code_hash() -> str:
@@ -153,7 +118,7 @@ class Coder:
     def __init__(self, source: FrameSource, codec_name: str, cfg: CodecConfig, exact: bool,
                  use_cache: bool = True) -> None:
         self.source, self.cfg, self.exact, self.use_cache = source, cfg, exact, use_cache
-        self.codec = MemoEncoder(get_codec(codec_name, cfg.idf_model or None))  # InputError if unavailable
+        self.codec = MemoCodec(get_codec(codec_name, cfg.idf_model or None))  # InputError if unavailable
         self.codec_name = codec_name
         # None: the codec's own default_tile_shape (scenario codec.tile_rows = tile_cols = 0)
         self.tile_shape: tuple[int, int] | None = None

@@ -8,9 +8,9 @@ arrived intact, and calls a complete frame verified: the claim exact fidelity ch
 
 State is freed as soon as a frame is verified (its product would be written to the archive here).
 
-Decoding is memoised on the exact tile payload bytes (:class:`MemoDecoder`): captured frames repeat the camera's
-few distinct source frames, so most tiles arrive with a payload the ground has decoded before, and a decoder is
-a pure function of (payload, shape, BITPIX) for a given codec and model. The memo skips only that repeated
+Decoding is memoised on the exact tile payload bytes (:class:`sim.mission.memo.MemoCodec`): captured frames repeat
+the camera's few distinct source frames, so most tiles arrive with a payload the ground has decoded before, and a
+decoder is a pure function of (payload, shape, BITPIX) for a given codec and model. The memo skips only that repeated
 arithmetic (it matters for the IDF, whose decode takes seconds per frame); reassembly, the per-tile CRC-32 and
 the frame checksum over the decoded pixels still run on every frame. ``metrics.json`` reports the counts.
 """
@@ -19,61 +19,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from flight.codecs.base import TileCodec, TileResult
 from flight.uplink import Report
 from ground.reassembly import VERIFIED, Reassembler
-from sim.mission.memo import BatchMemo
-
-MEMO_LIMIT_BYTES = 256 << 20  # decoded pixels kept; beyond this the memo stops growing
-
-
-class MemoDecoder:
-    """A tile codec whose ``decode_tile`` remembers results by exact payload bytes (see the module docstring)."""
-
-    def __init__(self, codec: TileCodec) -> None:
-        self.codec = codec
-        self.memo = BatchMemo(MEMO_LIMIT_BYTES)
-
-    def __getattr__(self, name: str):
-        return getattr(self.codec, name)
-
-    @property
-    def decodes(self) -> int:
-        return self.memo.computed
-
-    @property
-    def hits(self) -> int:
-        return self.memo.hits
-
-    def decode_tile(self, payload: bytes, shape: tuple[int, int], bitpix: int) -> np.ndarray:
-        return self.decode_tiles([payload], [shape], bitpix)[0].unwrap()
-
-    def decode_tiles(self, payloads: list[bytes], shapes: list[tuple[int, int]], bitpix: int) -> list[TileResult]:
-        """Tiles from the memo where the payload was seen; the rest decoded in one batch (the codec's own
-        ``decode_tiles``). Per tile: a result with a fresh array, or with the error that tile raised."""
-        keys = [(bytes(p), tuple(int(v) for v in s), bitpix) for p, s in zip(payloads, shapes, strict=True)]
-
-        def compute(todo: list[int]) -> list[TileResult]:
-            return self.codec.decode_tiles([payloads[i] for i in todo], [keys[i][1] for i in todo], bitpix)
-
-        def size(key: tuple, result: TileResult) -> int | None:
-            return None if result.pixels is None else result.pixels.nbytes + len(key[0])
-
-        results = self.memo.get_many(keys, compute, size)
-        # callers may write into the pixels: hand out copies
-        return [r if r.pixels is None else TileResult(pixels=r.pixels.copy()) for r in results]
+from sim.mission.memo import MemoCodec
 
 
 class MemoReassembler(Reassembler):
     """``ground.reassembly.Reassembler`` with memoised tile decoders (everything else unchanged)."""
 
     def __init__(self, idf_model: str | None = None) -> None:
-        super().__init__(idf_model, wrap_codec=MemoDecoder)
+        super().__init__(idf_model, wrap_codec=MemoCodec)
 
     def decode_counts(self) -> tuple[int, int]:
         """(tile decodes computed, tile decodes answered from the memo)."""
-        memos = [c for c in self.codecs() if isinstance(c, MemoDecoder)]
-        return sum(c.decodes for c in memos), sum(c.hits for c in memos)
+        memos = [c for c in self.codecs() if isinstance(c, MemoCodec)]
+        return sum(c.decoded.computed for c in memos), sum(c.decoded.hits for c in memos)
 
 
 class GroundSegment:

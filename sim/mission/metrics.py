@@ -144,7 +144,7 @@ def summarise(*, scenario: Scenario, codec: str, seed: int, duration_s: float, e
             "distinct_encodes": coder.distinct_encodes, "packets_built": coder.packets_built,
             "ground_packets_received": g.packets_received, "ground_packets_rejected": g.packets_rejected,
             "frames_decoded": g.frames_decoded, "frames_rejected": g.frames_rejected,
-            "tile_encodes_computed": coder.codec.encodes, "tile_encodes_memoised": coder.codec.hits,
+            "tile_encodes_computed": coder.codec.encoded.computed, "tile_encodes_memoised": coder.codec.encoded.hits,
             "tile_decodes_computed": decodes, "tile_decodes_memoised": decode_hits,
         }
     return out

@@ -7,11 +7,12 @@ import pytest
 
 from flight.codecs.registry import get_codec
 from flight.encoder import encode_frame
-from flight.errors import InputError
+from flight.errors import InputError, ModelError
 from flight.packets import APID_FRAME_HEADER, APID_TILE_DATA, Packetizer
 from ground.reassembly import Reassembler
-from sim.mission.coding import CodedSource, Coder, MemoEncoder, _run_lengths
+from sim.mission.coding import CodedSource, Coder, _run_lengths
 from sim.mission.groundseg import MemoReassembler
+from sim.mission.memo import MemoCodec
 from sim.mission.records import FrameRecord
 from sim.scenario import load_scenario
 from sim.world.sources import FolderSource, SyntheticSky, fit_to_shape, make_source
@@ -83,11 +84,11 @@ def test_memoised_tiles_give_the_same_bytes_as_a_plain_encode(codec):
         pytest.skip(f"codec {codec} not available yet: {exc}")
     scenario = load_scenario("leo", {"camera.rows": 128, "camera.cols": 2048})
     frame = make_source(scenario).frame(1)  # a 512-wide crop mirror-tiled: columns repeat with period 1024
-    memo = MemoEncoder(plain)
+    memo = MemoCodec(plain)
     tile = (32, 64) if codec == "rice" else (64, 64)
     got = encode_frame(frame, memo, tile, frame_id=3)
     want = encode_frame(frame, plain, tile, frame_id=3)
-    assert memo.hits > 0 and got.header == want.header and got.tiles == want.tiles
+    assert memo.encoded.hits > 0 and got.header == want.header and got.tiles == want.tiles
 
 
 def test_ground_memo_decodes_like_the_plain_reassembler(small):
@@ -125,11 +126,8 @@ def test_run_lengths_round_trip():
     assert (CodedSource.from_json(row.to_json()).packet_lengths == lengths).all()
 
 
-def test_idf_unavailable_is_an_input_error(small):
-    try:
-        get_codec("idf")
-    except InputError:
-        with pytest.raises(InputError):
-            Coder(make_source(small), "idf", small.codec, exact=True)
-    else:
-        pytest.skip("the idf codec is available")
+def test_unusable_idf_bundle_is_a_model_error(small, tmp_path):
+    """A scenario naming a bundle folder that is not there fails before the run, as one ModelError line."""
+    cfg = small.codec.model_copy(update={"idf_model": str(tmp_path / "no-bundle")})
+    with pytest.raises(ModelError, match="no-bundle.*not found"):
+        Coder(make_source(small), "idf", cfg, exact=True)
