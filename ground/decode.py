@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from flight.errors import InputError
+from flight.litert_kernels import KERNEL_SETS, require_kernels
 from flight.packets import StreamStats, iter_stream
 from ground.products import write_product
 from ground.reassembly import VERIFIED, Reassembler
@@ -37,6 +38,9 @@ def build_parser() -> OneLineParser:
     p.add_argument("stream", metavar="STREAM.bin", help="packet stream written by tools.encode or the simulator")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (created if needed)")
     p.add_argument("--model", metavar="BUNDLE_DIR", help="IDF model bundle the ground holds (default: shipped)")
+    p.add_argument("--kernels", default="numba", choices=KERNEL_SETS,
+                   help="kernel set of the IDF networks: numba (default) or litert (LiteRT's reference kernels, "
+                   'needs pip install "astroflight[litert]"); both give the same bytes')
     p.add_argument("--json", action="store_true", help="print the report to stdout as JSON")
     return p
 
@@ -44,6 +48,7 @@ def build_parser() -> OneLineParser:
 def run(argv: list[str] | None = None) -> int:
     """Decode the stream named in ``argv``; 0 all verified, 1 not; raises InputError (and OSError) on bad input."""
     args = build_parser().parse_args(argv)
+    require_kernels(args.kernels)  # before any work: an unavailable kernel set is one line, exit 2
     path = Path(args.stream)
     if not path.exists():
         raise InputError(f"{path}: no such file")
@@ -51,7 +56,7 @@ def run(argv: list[str] | None = None) -> int:
         raise InputError(f"{path}: is a directory, expected a packet stream file")
     data = path.read_bytes()
     out = check_writable_dir(args.out)
-    ground = Reassembler(args.model)
+    ground = Reassembler(args.model, kernels=args.kernels)
     stats = StreamStats()
     for packet in iter_stream(data, stats):
         ground.add_packet(packet)

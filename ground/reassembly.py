@@ -112,13 +112,15 @@ class GroundStats:
 class Reassembler:
     """Collects packets across passes and answers, per frame, what is verified and what is missing.
 
-    ``idf_model`` is the model bundle folder the ground holds (None = the default bundle). ``wrap_codec``, if
+    ``idf_model`` is the model bundle folder the ground holds (None = the default bundle) and ``kernels`` the
+    kernel set its networks run on ("numba" or "litert", :mod:`flight.litert_kernels`). ``wrap_codec``, if
     given, wraps every tile decoder the ground builds (the simulator uses it to memoise repeated tiles).
     """
 
     def __init__(self, idf_model: str | None = None,
-                 wrap_codec: Callable[[TileCodec], TileCodec] | None = None) -> None:
+                 wrap_codec: Callable[[TileCodec], TileCodec] | None = None, kernels: str = "numba") -> None:
         self.idf_model = idf_model
+        self.kernels = kernels
         self.wrap_codec = wrap_codec
         self.stats = GroundStats()
         self._frames: dict[int, _FrameState] = {}
@@ -260,7 +262,8 @@ class Reassembler:
     def _codec(self, header: FrameHeader) -> TileCodec:
         key = (header.codec_id, header.codec_params, header.model_hash)
         if key not in self._codecs:
-            codec = codec_for_header(header.codec_id, header.codec_params, header.model_hash, self.idf_model)
+            codec = codec_for_header(header.codec_id, header.codec_params, header.model_hash, self.idf_model,
+                                     self.kernels)
             self._codecs[key] = self.wrap_codec(codec) if self.wrap_codec else codec
         return self._codecs[key]
 

@@ -16,6 +16,7 @@ import sys
 from flight.codecs.registry import CODEC_CHOICES, get_codec
 from flight.encoder import encode_frame
 from flight.errors import InputError
+from flight.litert_kernels import KERNEL_SETS, require_kernels
 from flight.packets import DEFAULT_PACKET, MAX_PACKET, MIN_PACKET, Packetizer
 from tools.cli import OneLineParser, parse_tile, run_cli
 from tools.files import atomic_output
@@ -38,6 +39,9 @@ def build_parser() -> OneLineParser:
                    help="tile shape (default: the codec's own: one row per tile for raw and rice, like fpack; "
                    "64x64 for idf)")
     p.add_argument("--model", metavar="BUNDLE_DIR", help="IDF model bundle (default: the shipped bundle)")
+    p.add_argument("--kernels", default="numba", choices=KERNEL_SETS,
+                   help="kernel set of the IDF networks: numba (default) or litert (LiteRT's reference kernels, "
+                   'needs pip install "astroflight[litert]"); both give the same bytes')
     p.add_argument("--packet-size", type=int, default=DEFAULT_PACKET, metavar="OCTETS",
                    help=f"largest packet incl. headers and CRC ({MIN_PACKET}-{MAX_PACKET}, default {DEFAULT_PACKET})")
     p.add_argument("--json", action="store_true", help="print a JSON summary to stdout")
@@ -47,12 +51,13 @@ def build_parser() -> OneLineParser:
 def run(argv: list[str] | None = None) -> int:
     """Encode the files named in ``argv`` into one stream; raises InputError (and OSError) on unusable input."""
     args = build_parser().parse_args(argv)
+    require_kernels(args.kernels)  # before any work: an unavailable kernel set is one line, exit 2
     if args.codec not in CODEC_CHOICES:
         raise InputError(f"unknown codec {args.codec!r} (choose from {', '.join(CODEC_CHOICES)})")
     if not MIN_PACKET <= args.packet_size <= MAX_PACKET:
         raise InputError(f"--packet-size must be between {MIN_PACKET} and {MAX_PACKET}")
     frames = [f for path in args.files for f in read_fits_frames(path)]  # read everything before writing
-    codec = get_codec(args.codec, args.model)
+    codec = get_codec(args.codec, args.model, args.kernels)
     packetizer = Packetizer(args.packet_size)
     rows = []
     seen: dict[str, int] = {}

@@ -79,17 +79,18 @@ class TileCodec(ABC):
 
     # ----------------------------------------------------------------------------- construction
     @classmethod
-    def create(cls, model: str | None = None) -> TileCodec:
-        """The codec with its default settings, for the encoder. ``model`` is a model bundle folder for codecs
-        that have one (None: the shipped default) and is ignored by the others. Raises ModelError for an unusable
-        bundle."""
+    def create(cls, model: str | None = None, kernels: str = "numba") -> TileCodec:
+        """The codec with its default settings, for the encoder. ``model`` is a model bundle folder and
+        ``kernels`` the kernel set its networks run on (``flight.litert_kernels.KERNEL_SETS``), for codecs that
+        have networks (None: the shipped default bundle); others ignore both. Raises ModelError for an unusable
+        bundle, InputError for an unavailable kernel set."""
         return cls()
 
     @classmethod
-    def from_header(cls, params: bytes, model: str | None = None) -> TileCodec:
+    def from_header(cls, params: bytes, model: str | None = None, kernels: str = "numba") -> TileCodec:
         """The decoder a received frame header describes through its codec parameter bytes (docs/formats.md);
-        ``model`` as in :meth:`create`. Raises FormatError for malformed parameters."""
-        return cls.create(model)
+        ``model`` and ``kernels`` as in :meth:`create`. Raises FormatError for malformed parameters."""
+        return cls.create(model, kernels)
 
     # ----------------------------------------------------------------------------- per tile
     @abstractmethod

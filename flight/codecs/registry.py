@@ -18,18 +18,20 @@ CODEC_IDS: dict[str, int] = {name: cid for cid, name in CODEC_NAMES.items()}
 CODEC_CHOICES: tuple[str, ...] = tuple(CODEC_NAMES[cid] for cid in sorted(CODEC_NAMES))
 
 
-def get_codec(name: str, model: str | None = None) -> TileCodec:
+def get_codec(name: str, model: str | None = None, kernels: str = "numba") -> TileCodec:
     """The codec called ``name`` (one of :data:`CODEC_CHOICES`); ``model`` is the IDF bundle folder (default
-    bundle if None; ignored by codecs without a model).
+    bundle if None) and ``kernels`` the kernel set of its networks ("numba" or "litert"); codecs without a model
+    ignore both.
 
-    Raises InputError for an unknown name, ModelError for an unusable bundle.
+    Raises InputError for an unknown name or an unavailable kernel set, ModelError for an unusable bundle.
     """
     if name not in CODEC_IDS:
         raise InputError(f"unknown codec {name!r} (choose from {', '.join(CODEC_CHOICES)})")
-    return CODECS[CODEC_IDS[name]].create(model)
+    return CODECS[CODEC_IDS[name]].create(model, kernels)
 
 
-def codec_for_header(codec_id: int, params: bytes, model_hash: bytes, idf_model: str | None = None) -> TileCodec:
+def codec_for_header(codec_id: int, params: bytes, model_hash: bytes, idf_model: str | None = None,
+                     kernels: str = "numba") -> TileCodec:
     """The decoder for a frame header's codec.
 
     Raises FormatError for an unknown id or malformed parameters, ModelError when the codec has a model (IDF)
@@ -37,7 +39,7 @@ def codec_for_header(codec_id: int, params: bytes, model_hash: bytes, idf_model:
     """
     if codec_id not in CODECS:
         raise FormatError(f"unknown codec id {codec_id}")
-    codec = CODECS[codec_id].from_header(params, idf_model)
+    codec = CODECS[codec_id].from_header(params, idf_model, kernels)
     held = codec.model_hash()
     if held != NO_MODEL and held != model_hash:
         raise ModelError(

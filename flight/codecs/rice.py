@@ -24,7 +24,7 @@ class RiceCodec(TileCodec):
         self.blocksize = blocksize
 
     @classmethod
-    def from_header(cls, params: bytes, model: str | None = None) -> RiceCodec:
+    def from_header(cls, params: bytes, model: str | None = None, kernels: str = "numba") -> RiceCodec:
         """The codec a frame header's parameters (the block size, u16) describe; FormatError if malformed."""
         if len(params) != 2:
             raise FormatError("rice parameters must be 2 bytes")

@@ -29,6 +29,7 @@ from flight.idf import spec as S
 from flight.idf import transform as T
 from flight.idf.bundle import Bundle, load_bundle
 from flight.idf.search import choose_side_info, cost_table, looks_mosaic
+from flight.litert_kernels import litert_nets, require_kernels
 from flight.rans import RansDecoder, RansEncoder, RansTables, build_cdf_table, stack_cdf_tables
 
 _DTYPES = {8: np.dtype(np.uint8), 16: np.dtype(np.int16)}
@@ -51,16 +52,22 @@ def _map(fn: Callable, items: list, threads: int) -> None:
 class IdfCodec(TileCodec):
     """The IDF tile codec for one model bundle (the shipped default when ``model`` is None).
 
-    ``nets`` replaces the bundle's networks (anything with ``.run(int8 NHWC) -> int8``, e.g. the LiteRT oracle
-    of the tests); ``chunk`` tiles share one network call; ``threads`` spreads chunks over threads.
+    ``kernels`` is the kernel set the bundle's int8 networks run on: "numba" (:mod:`flight.int8net`, the default)
+    or "litert" (:mod:`flight.litert_kernels`, LiteRT's reference kernels); both give the same bytes. ``nets``
+    replaces the networks outright (anything with ``.run(int8 NHWC) -> int8``, e.g. a deliberately wrong network
+    in the tests); ``chunk`` tiles share one network call; ``threads`` spreads chunks over threads.
     """
 
     codec_id = 2
     name = "idf"
 
     def __init__(self, model: str | Path | None = None, nets: dict | None = None, chunk: int = 32,
-                 threads: int = 1) -> None:
+                 threads: int = 1, kernels: str = "numba") -> None:
+        require_kernels(kernels)
         self.bundle: Bundle = load_bundle(model)
+        self.kernels = kernels
+        if kernels == "litert" and nets is None:
+            nets = litert_nets(self.bundle.net_bytes)
         if nets is not None:
             self.bundle.nets = dict(nets)
         self.chunk, self.threads = chunk, threads
@@ -77,9 +84,10 @@ class IdfCodec(TileCodec):
 
     # ----------------------------------------------------------------------------- contract
     @classmethod
-    def create(cls, model: str | Path | None = None) -> IdfCodec:
-        """The codec for bundle folder ``model`` (the shipped default when None); ModelError if unusable."""
-        return cls(model)
+    def create(cls, model: str | Path | None = None, kernels: str = "numba") -> IdfCodec:
+        """The codec for bundle folder ``model`` (the shipped default when None) on kernel set ``kernels``;
+        ModelError if the bundle is unusable, InputError if the kernel set is not available."""
+        return cls(model, kernels=kernels)
 
     def params(self) -> bytes:
         return bytes([P.KIND_IDF])

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from tests.shared_data import needs_shared, repo_fits_files, shared_fits_files
+from tests.shared_data import TEST_DATA, needs_shared, repo_fits_files, shared_fits_files
 from tools.fits_input import read_fits_frames
 
 
@@ -74,6 +74,36 @@ def test_repo_crops_round_trip(codec, tile, tmp_path):
     if not files:
         pytest.skip("no FITS crops in tests/data")
     _round_trip(files, codec, tmp_path, tile)
+
+
+def test_litert_kernels_write_the_same_stream_and_cross_decode(tmp_path):
+    """``--kernels litert`` (LiteRT's reference kernels) writes the numba kernels' stream byte for byte, and a
+    stream coded on one kernel set verifies when the ground decodes it on the other."""
+    src = TEST_DATA / "crop_saao1m-ste3_u16.fits"
+    streams = {}
+    for kernels in ("numba", "litert"):
+        streams[kernels] = tmp_path / f"{kernels}.bin"
+        enc = run("tools.encode", str(src), "--codec", "idf", "--kernels", kernels, "--out", str(streams[kernels]))
+        assert enc.returncode == 0, enc.stderr
+    assert streams["numba"].read_bytes() == streams["litert"].read_bytes()
+    for coded, decoding in (("litert", "numba"), ("numba", "litert")):
+        out = tmp_path / f"{coded}-on-{decoding}"
+        dec = run("ground.decode", str(streams[coded]), "--kernels", decoding, "--out", str(out), "--json")
+        assert dec.returncode == 0, dec.stdout + dec.stderr
+        assert [f["status"] for f in json.loads(dec.stdout)["frames"]] == ["verified"]
+        assert assert_products_match([src], out) == 1
+
+
+def test_unavailable_kernel_set_is_one_line(monkeypatch):
+    """Without ai-edge-litert, asking for the litert kernel set is an InputError naming the install command."""
+    from flight.errors import InputError
+    from flight.litert_kernels import require_kernels
+
+    monkeypatch.setitem(sys.modules, "ai_edge_litert", None)  # import fails as if not installed
+    with pytest.raises(InputError, match=r'pip install "astroflight\[litert\]"'):
+        require_kernels("litert")
+    with pytest.raises(InputError, match="unknown kernel set 'xnnpack'"):
+        require_kernels("xnnpack")
 
 
 def test_flipped_bit_in_stream_reports_incomplete_and_names_tile(tmp_path):

@@ -1,1 +1,0 @@
-"""Independent implementations the tests compare flight code against."""
