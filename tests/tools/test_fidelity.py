@@ -1,0 +1,217 @@
+"""Fidelity (issue 12, section 1): a verified product carries the source header card for card and the source axes.
+
+Card for card means the raw 80-character card images, in order (CONTINUE and HIERARCH cards, BZERO/BSCALE/BLANK
+with their comments, where they stood), with only the structural cards rebuilt and the documented status cards
+(AFSTATUS, AFFRAME, AFPLANE) added at the end. Files are written by astropy here, and the real frames of
+../shared/data/fits are checked when present.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from astropy.io import fits
+
+from flight.checksums import frame_digest
+from flight.codecs.raw import RawCodec
+from flight.codecs.rice import RiceCodec
+from flight.container import FrameHeader
+from flight.encoder import encode_frame
+from flight.errors import FormatError
+from flight.packets import Packetizer
+from ground.products import product_bytes
+from ground.reassembly import Reassembler
+from tools.fits_input import read_fits
+
+SHARED_FITS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "fits"
+STRUCTURAL = {"SIMPLE", "XTENSION", "BITPIX", "NAXIS", "EXTEND", "PCOUNT", "GCOUNT", "CHECKSUM", "DATASUM"}
+STATUS = ("AFSTATUS", "AFFRAME", "AFPLANE")
+
+
+def file_cards(data: bytes, offset: int = 0) -> list[str]:
+    """Card images of the header at ``offset`` of a FITS file, read here without astropy (non-ASCII -> '?')."""
+    cards = []
+    pos = offset
+    while pos + 80 <= len(data):
+        image = data[pos : pos + 80].decode("ascii", errors="replace").replace("\ufffd", "?")
+        if image.startswith("END     "):
+            return cards
+        cards.append(image)
+        pos += 80
+    raise AssertionError("no END card")
+
+
+def content(cards: list[str]) -> list[str]:
+    """The cards without the structural ones (a CONTINUE card goes with the card it continues)."""
+    out, keep = [], True
+    for image in cards:
+        key = image[:8].rstrip()
+        if key != "CONTINUE":
+            keep = not (key in STRUCTURAL or (key.startswith("NAXIS") and key[5:].isdigit()))
+        if keep:
+            out.append(image)
+    return out
+
+
+def through_link(path: Path, codec=None) -> dict[str, bytes]:
+    """Encode every frame of ``path`` in process, reassemble the packets on the ground: name -> product bytes."""
+    packetizer, ground = Packetizer(), Reassembler()
+    for k, frame in enumerate(read_fits(path).frames):
+        for packet in packetizer.packetize(encode_frame(frame, codec or RawCodec(), None, k)):
+            assert ground.add_packet(packet)
+    results = [ground.result(i) for i in ground.frame_ids()]
+    assert all(r.status == "verified" for r in results), [r.reason for r in results]
+    return {r.name: product_bytes(r) for r in results}
+
+
+def long_card_file(path: Path) -> Path:
+    """8x8 int16 image (astropy-written) with a 160-character string, a long HIERARCH string and scaling cards
+    with comments standing between other cards."""
+    header = fits.Header()
+    header["OBJECT"] = ("M31", "target")
+    header["LONGSTR"] = ("x" * 70 + "y" * 90, "a 160-character value")
+    header["HIERARCH ESO INS LONG NAME"] = "z" * 150
+    header["AFTER"] = (1, "after the long ones")
+    header["HISTORY"] = "one history card"
+    data = (np.arange(64, dtype=np.int16).reshape(8, 8) * 37 - 900).astype(np.int16)
+    fits.PrimaryHDU(data, header=header).writeto(path)
+    with fits.open(path, mode="update", do_not_scale_image_data=True) as hdul:  # astropy drops BZERO on write
+        h = hdul[0].header
+        h.set("BZERO", 32768, "offset to unsigned", after="OBJECT")
+        h.set("BSCALE", 1, "no scaling", after="BZERO")
+        h.set("BLANK", -32768, "undefined pixels", after="AFTER")
+    return path
+
+
+def test_long_strings_scaling_cards_and_order_travel_exactly(tmp_path):
+    src = long_card_file(tmp_path / "long.fits")
+    product = through_link(src, RiceCodec())["long"]
+    source_cards = file_cards(src.read_bytes())
+    got = file_cards(product)
+    assert len([c for c in source_cards if c.startswith("CONTINUE")]) == 5  # both long values split
+    assert content(got)[: -2] == content(source_cards)
+    assert [c[:8].rstrip() for c in got[-2:]] == ["AFSTATUS", "AFFRAME"]
+    with fits.open(io.BytesIO(product), do_not_scale_image_data=True) as hdul:
+        hdul.verify("exception")
+        h = hdul[0].header
+        assert h["LONGSTR"] == "x" * 70 + "y" * 90 and h.comments["LONGSTR"] == "a 160-character value"
+        assert h["ESO INS LONG NAME"] == "z" * 150
+        assert (h["BZERO"], h.comments["BZERO"], h["BSCALE"], h.comments["BSCALE"]) == \
+            (32768, "offset to unsigned", 1, "no scaling")
+        assert list(h)[list(h).index("OBJECT") + 1 : list(h).index("OBJECT") + 3] == ["BZERO", "BSCALE"]
+        assert (h["BLANK"], h.comments["BLANK"]) == (-32768, "undefined pixels")
+        with fits.open(src, do_not_scale_image_data=True) as ref:
+            assert np.array_equal(hdul[0].data, ref[0].data)
+
+
+def test_checksum_identity_covers_every_continue_card(tmp_path):
+    frame = read_fits(long_card_file(tmp_path / "long.fits")).frames[0]
+    head = FrameHeader.unpack(encode_frame(frame, RawCodec()).header)
+    assert frame_digest(frame.pixels, head.identity()) == head.checksum
+    last_continue = max(i for i in range(0, len(head.cards), 80) if head.cards[i : i + 8] == "CONTINUE")
+    cards = head.cards[: last_continue + 12] + "Q" + head.cards[last_continue + 13 :]
+    assert frame_digest(frame.pixels, dataclasses.replace(head, cards=cards).identity()) != head.checksum
+
+
+def run(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("codec", ["rice", "idf"])
+def test_cli_round_trip_keeps_continue_cards(codec, tmp_path):
+    src = long_card_file(tmp_path / "long.fits")
+    stream = tmp_path / "s.bin"
+    assert run("tools.encode", str(src), "--codec", codec, "--out", str(stream)).returncode == 0
+    dec = run("ground.decode", str(stream), "--out", str(tmp_path / "out"), "--json")
+    assert dec.returncode == 0, dec.stdout + dec.stderr
+    product = (tmp_path / "out" / "long.fits").read_bytes()
+    assert content(file_cards(product))[:-2] == content(file_cards(src.read_bytes()))
+    with fits.open(tmp_path / "out" / "long.fits") as hdul:
+        assert hdul[0].header["LONGSTR"] == "x" * 70 + "y" * 90
+
+
+def test_one_dimensional_image_comes_back_one_dimensional(tmp_path):
+    src = tmp_path / "spectrum.fits"
+    values = (np.arange(33, dtype=np.int16) * 97 - 1500).astype(np.int16)
+    fits.PrimaryHDU(values).writeto(src)
+    frame = read_fits(src).frames[0]
+    assert frame.pixels.shape == (1, 33) and frame.axes == (33,)
+    product = through_link(src, RiceCodec())["spectrum"]
+    with fits.open(io.BytesIO(product)) as hdul:
+        hdul.verify("exception")
+        assert hdul[0].header["NAXIS"] == 1 and hdul[0].header["NAXIS1"] == 33 and "NAXIS2" not in hdul[0].header
+        assert hdul[0].data.dtype == np.dtype(">i2") and np.array_equal(hdul[0].data, values)
+
+
+def test_cube_planes_carry_source_axes_and_plane(tmp_path):
+    src = tmp_path / "cube.fits"
+    cube = np.arange(2 * 3 * 4 * 5, dtype=np.int16).reshape(2, 3, 4, 5)
+    fits.PrimaryHDU(cube).writeto(src)
+    frames = read_fits(src).frames
+    assert [f.plane for f in frames] == list(range(6)) and {f.axes for f in frames} == {(5, 4, 3, 2)}
+    head = FrameHeader.unpack(encode_frame(frames[4], RawCodec()).header)
+    assert (head.axes, head.plane, head.rows, head.cols) == ((5, 4, 3, 2), 4, 4, 5)
+    products = through_link(src)
+    with fits.open(io.BytesIO(products["cube_p4"])) as hdul:
+        assert hdul[0].header["AFPLANE"] == "1,1"  # numpy index (NAXIS4, NAXIS3) of plane 4
+        assert np.array_equal(hdul[0].data, cube[1, 1])
+
+
+def test_container_refuses_other_versions_with_one_line():
+    frame = read_fits_frame_free()
+    raw = bytearray(encode_frame(frame, RawCodec()).header)
+    raw[4] = 1
+    with pytest.raises(FormatError, match="container version 1; this ground reads version 2 only"):
+        FrameHeader.unpack(bytes(raw))
+
+
+def test_container_refuses_axes_that_do_not_hold_the_plane():
+    head = FrameHeader.unpack(encode_frame(read_fits_frame_free(), RawCodec()).header)
+    with pytest.raises(ValueError, match="do not fit"):
+        dataclasses.replace(head, axes=(3, 2, 2), plane=2).pack()
+    packed = bytearray(dataclasses.replace(head, axes=(3, 2, 2), plane=1).pack())
+    packed[-5] = 7  # the last axis byte: NAXIS3 = 7 is fine, then the plane index: beyond 1 plane
+    FrameHeader.unpack(bytes(packed))
+    packed[-1] = 9
+    with pytest.raises(FormatError, match="plane 9 beyond the 7 planes"):
+        FrameHeader.unpack(bytes(packed))
+
+
+def read_fits_frame_free():
+    """A small 2x3 frame without a FITS file."""
+    from flight.frame import Frame
+
+    return Frame("tiny", np.arange(6, dtype=np.int16).reshape(2, 3), 16)
+
+
+@pytest.mark.skipif(not SHARED_FITS.is_dir(), reason=f"{SHARED_FITS} not present")
+@pytest.mark.parametrize("name", sorted(p.name for p in SHARED_FITS.glob("[gsx]*.fits")) if SHARED_FITS.is_dir()
+                         else ["none"])
+def test_real_files_keep_every_card_and_axis(name):
+    """Every image HDU of every real integer file: its cards, in order, and its axes (planes for cubes)."""
+    src = SHARED_FITS / name
+    data = src.read_bytes()
+    products = through_link(src)
+    with fits.open(src, do_not_scale_image_data=True) as hdul:
+        images = [(i, h) for i, h in enumerate(hdul) if h.header.get("NAXIS", 0) and h.header["BITPIX"] > 0]
+        checked = 0
+        for index, hdu in images:
+            stem = src.stem + (f"_h{index}" if len(images) > 1 else "")
+            names = [n for n in products if n == stem or n.startswith(stem + "_p")]
+            want = content(file_cards(data, hdu._header_offset))
+            axes = [hdu.header[f"NAXIS{k}"] for k in range(1, hdu.header["NAXIS"] + 1)]
+            for product_name in names:
+                got = file_cards(products[product_name])
+                status = [c for c in got if c[:8].rstrip() in STATUS]
+                assert content(got)[: -len(status)] == want, product_name
+                got_axes = [int(c[10:30]) for c in got if c.startswith("NAXIS") and c[5] != " "]
+                assert got_axes == (axes if len(axes) <= 2 else axes[:2]), product_name
+                checked += 1
+        assert checked == len(products) > 0
+
