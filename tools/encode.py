@@ -19,7 +19,7 @@ from flight.errors import InputError
 from flight.packets import DEFAULT_PACKET, MAX_PACKET, MIN_PACKET, Packetizer
 from tools.cli import OneLineParser, parse_tile, run_cli
 from tools.files import atomic_output
-from tools.fits_input import read_fits_frames
+from tools.fits_input import read_fits
 
 PROG = "python -m tools.encode"
 
@@ -51,7 +51,9 @@ def run(argv: list[str] | None = None) -> int:
         raise InputError(f"unknown codec {args.codec!r} (choose from {', '.join(CODEC_CHOICES)})")
     if not MIN_PACKET <= args.packet_size <= MAX_PACKET:
         raise InputError(f"--packet-size must be between {MIN_PACKET} and {MAX_PACKET}")
-    frames = [f for path in args.files for f in read_fits_frames(path)]  # read everything before writing
+    inputs = [read_fits(path) for path in args.files]  # read everything before writing
+    frames = [f for one in inputs for f in one.frames]
+    skipped = [{"file": str(one.path), "hdu": hdu, "reason": why} for one in inputs for hdu, why in one.skipped]
     codec = get_codec(args.codec, args.model)
     packetizer = Packetizer(args.packet_size)
     rows = []
@@ -77,7 +79,7 @@ def run(argv: list[str] | None = None) -> int:
     total = {"raw_bytes": raw, "coded_bytes": coded, "ratio": round(raw / coded, 4) if coded else 0.0,
              "stream_bytes": sum(r["stream_bytes"] for r in rows), "packets": sum(r["packets"] for r in rows)}
     if args.json:
-        json.dump({"frames": rows, "total": total}, sys.stdout, indent=1)
+        json.dump({"frames": rows, "skipped": skipped, "total": total}, sys.stdout, indent=1)
         print()
     else:
         print(f"{'frame':44s} {'shape':>11s} {'codec':>5s} {'raw B':>10s} {'coded B':>10s} {'ratio':>7s}")
@@ -85,6 +87,8 @@ def run(argv: list[str] | None = None) -> int:
             shape = "x".join(str(s) for s in r["shape"])
             print(f"{r['name'][:44]:44s} {shape:>11s} {r['codec']:>5s} {r['raw_bytes']:10d} "
                   f"{r['coded_bytes']:10d} {r['ratio']:7.3f}" + (f"  ({r['note']})" if "note" in r else ""))
+        for s in skipped:
+            print(f"skipped {s['file']} HDU {s['hdu']}: {s['reason']}")
         print(f"{'total':44s} {'':>11s} {'':>5s} {raw:10d} {coded:10d} {total['ratio']:7.3f}   "
               f"-> {args.out}: {total['packets']} packets, {total['stream_bytes']} bytes")
     return 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -215,3 +216,46 @@ def test_real_files_keep_every_card_and_axis(name):
                 checked += 1
         assert checked == len(products) > 0
 
+
+
+def mixed_file(path: Path) -> Path:
+    """Header-only primary, int16 image, int64 image, float32 image, binary table (astropy-written)."""
+    table = fits.BinTableHDU.from_columns([fits.Column(name="a", format="J", array=[1, 2])])
+    fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(np.ones((4, 4), np.int16)), fits.ImageHDU(np.ones((4, 4), np.int64)),
+                  fits.ImageHDU(np.ones((4, 4), np.float32)), table]).writeto(path)
+    return path
+
+
+MIXED_SKIPPED = [
+    (0, "header only (NAXIS = 0, no pixels)"),
+    (2, "64-bit integers (BITPIX 64): the container carries 8-, 16- and 32-bit integers only"),
+    (3, "floating-point pixels (BITPIX -32): lossless float support is not provided"),
+    (4, "BinTableHDU: a table, not an image"),
+]
+
+
+def test_every_hdu_is_encoded_or_named_as_skipped(tmp_path):
+    src = mixed_file(tmp_path / "mixed.fits")
+    stream = tmp_path / "s.bin"
+    text = run("tools.encode", str(src), "--out", str(stream))
+    assert text.returncode == 0, text.stderr
+    for hdu, why in MIXED_SKIPPED:
+        assert f"skipped {src} HDU {hdu}: {why}\n" in text.stdout
+    js = run("tools.encode", str(src), "--out", str(stream), "--json")
+    summary = json.loads(js.stdout)
+    assert [f["name"] for f in summary["frames"]] == ["mixed"]
+    assert summary["skipped"] == [{"file": str(src), "hdu": h, "reason": w} for h, w in MIXED_SKIPPED]
+
+
+@pytest.mark.parametrize("data,why", [
+    (np.ones((4, 4), np.int64), "HDU 0: 64-bit integers (BITPIX 64): the container carries 8-, 16- and 32-bit "
+     "integers only"),
+    (np.zeros((0, 5), np.int16), "HDU 0: empty image (NAXIS2 = 0, no pixels)"),
+])
+def test_int64_and_empty_images_are_refused_for_the_right_reason(data, why, tmp_path):
+    src = tmp_path / "bad.fits"
+    fits.PrimaryHDU(data).writeto(src)
+    out = run("tools.encode", str(src), "--out", str(tmp_path / "s.bin"))
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr == f"python -m tools.encode: error: {src}: no integer image to compress ({why})\n"
+    assert "float" not in out.stderr and not (tmp_path / "s.bin").exists()
