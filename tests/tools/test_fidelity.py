@@ -259,3 +259,28 @@ def test_int64_and_empty_images_are_refused_for_the_right_reason(data, why, tmp_
     assert out.returncode == 2 and out.stdout == ""
     assert out.stderr == f"python -m tools.encode: error: {src}: no integer image to compress ({why})\n"
     assert "float" not in out.stderr and not (tmp_path / "s.bin").exists()
+
+
+def test_header_of_40000_history_cards_goes_through(tmp_path):
+    src = tmp_path / "history.fits"
+    header = fits.Header.fromstring("".join(f"HISTORY step {k}".ljust(80) for k in range(40_000)))
+    fits.PrimaryHDU(np.arange(64, dtype=np.int16).reshape(8, 8), header=header).writeto(src)
+    product = through_link(src)["history"]
+    got = file_cards(product)
+    assert len(got) == 6 + 40_000 + 2 and got[6 + 39_999].rstrip() == "HISTORY step 39999"
+    assert content(got)[:-2] == content(file_cards(src.read_bytes()))
+
+
+def test_header_beyond_the_container_limit_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys):
+    """The limit (3,000,000 cards) is lowered here to 100 cards so the test stays small."""
+    import tools.fits_input
+    from tools.encode import main
+
+    src = tmp_path / "history.fits"
+    fits.PrimaryHDU(np.ones((2, 2), np.int16), header=fits.Header.fromstring("HISTORY x".ljust(80) * 101)).writeto(src)
+    monkeypatch.setattr(tools.fits_input, "MAX_CARDS", 100 * 80)
+    assert main([str(src), "--out", str(tmp_path / "s.bin")]) == 2
+    err = capsys.readouterr().err
+    assert err == f"python -m tools.encode: error: {src}: HDU 0 has 101 header cards, more than the container " \
+        "carries (100)\n"
+    assert not (tmp_path / "s.bin").exists()
