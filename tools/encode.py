@@ -10,8 +10,10 @@ Exit code 0 on success, 2 for usage errors and unusable input (one line on stder
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
+import time
 
 from flight.codecs.registry import CODEC_CHOICES, get_codec
 from flight.encoder import encode_frame
@@ -40,8 +42,34 @@ def build_parser() -> OneLineParser:
     p.add_argument("--model", metavar="BUNDLE_DIR", help="IDF model bundle (default: the shipped bundle)")
     p.add_argument("--packet-size", type=int, default=DEFAULT_PACKET, metavar="OCTETS",
                    help=f"largest packet incl. headers and CRC ({MIN_PACKET}-{MAX_PACKET}, default {DEFAULT_PACKET})")
+    p.add_argument("--first-frame-id", type=_frame_id, metavar="N",
+                   help="frame id of the first frame, the next ones counting up (0..4294967295; default: the UTC "
+                   "clock in milliseconds mod 2^32, so separate runs get separate ids)")
     p.add_argument("--json", action="store_true", help="print a JSON summary to stdout")
     return p
+
+
+def _frame_id(text: str) -> int:
+    """argparse type of --first-frame-id: an integer in 0..2^32-1 (the container's u32); ArgumentTypeError else."""
+    try:
+        value = int(text, 0)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 0xFFFFFFFF:
+        raise argparse.ArgumentTypeError(f"must be an integer from 0 to 4294967295, got {text!r}")
+    return value
+
+
+def clock_ms() -> int:
+    """Milliseconds of the UTC clock since the Unix epoch (not wrapped)."""
+    return time.time_ns() // 1_000_000
+
+
+def hold_until_past(last_ms: int) -> None:
+    """Return once the millisecond clock is past ``last_ms`` (at most ``last_ms`` - now + 1 ms of sleep), so the
+    next run's clock-based ids start beyond this run's last id."""
+    while (wait := last_ms + 1 - clock_ms()) > 0:
+        time.sleep(wait / 1000)
 
 
 def run(argv: list[str] | None = None) -> int:
@@ -56,10 +84,13 @@ def run(argv: list[str] | None = None) -> int:
     skipped = [{"file": str(one.path), "hdu": hdu, "reason": why} for one in inputs for hdu, why in one.skipped]
     codec = get_codec(args.codec, args.model)
     packetizer = Packetizer(args.packet_size)
+    start_ms = clock_ms()
+    first_id = start_ms if args.first_frame_id is None else args.first_frame_id
     rows = []
     seen: dict[str, int] = {}
     with atomic_output(args.out) as out:
-        for frame_id, frame in enumerate(frames):
+        for k, frame in enumerate(frames):
+            frame_id = (first_id + k) & 0xFFFFFFFF
             if frame.name in seen:  # same stem from two folders: keep names unique on the ground
                 seen[frame.name] += 1
                 frame.name = f"{frame.name}_{seen[frame.name]}"
@@ -67,13 +98,16 @@ def run(argv: list[str] | None = None) -> int:
             enc = encode_frame(frame, codec, args.tile, frame_id)
             packets = packetizer.packetize(enc)
             out.write(b"".join(packets))
-            row = {"name": enc.name, "shape": list(enc.shape), "dtype": enc.dtype, "raw_bytes": enc.raw_bytes,
+            row = {"name": enc.name, "frame_id": enc.frame_id, "shape": list(enc.shape), "dtype": enc.dtype,
+                   "raw_bytes": enc.raw_bytes,
                    "coded_bytes": enc.coded_bytes, "ratio": round(enc.ratio, 4), "encode_s": round(enc.encode_s, 6),
                    "codec": enc.codec, "packets": len(packets), "stream_bytes": sum(len(p) for p in packets),
                    "escaped_tiles": enc.escaped_tiles, "tiles": len(enc.tiles)}
             if enc.note:
                 row["note"] = enc.note
             rows.append(row)
+    if args.first_frame_id is None:  # ids were the clock: the next run must start beyond the last one
+        hold_until_past(start_ms + len(frames) - 1)
     raw = sum(r["raw_bytes"] for r in rows)
     coded = sum(r["coded_bytes"] for r in rows)
     total = {"raw_bytes": raw, "coded_bytes": coded, "ratio": round(raw / coded, 4) if coded else 0.0,

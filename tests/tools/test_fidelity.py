@@ -284,3 +284,72 @@ def test_header_beyond_the_container_limit_is_one_line_and_exit_2(tmp_path, monk
     assert err == f"python -m tools.encode: error: {src}: HDU 0 has 101 header cards, more than the container " \
         "carries (100)\n"
     assert not (tmp_path / "s.bin").exists()
+
+
+def two_observations(tmp_path: Path) -> tuple[Path, Path]:
+    """a/m31.fits and b/m31.fits: same name and shape, different pixels."""
+    rng = np.random.default_rng(31)
+    paths = []
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        paths.append(tmp_path / folder / "m31.fits")
+        fits.PrimaryHDU(rng.integers(0, 500, (40, 50)).astype(np.int16)).writeto(paths[-1])
+    return paths[0], paths[1]
+
+
+def encode_both(tmp_path: Path, *extra: str) -> subprocess.CompletedProcess:
+    """Encode a/ and b/ in two runs, concatenate the streams, decode; the decode run."""
+    streams = []
+    for src in two_observations(tmp_path):
+        streams.append(tmp_path / f"{src.parent.name}.bin")
+        assert run("tools.encode", str(src), "--out", str(streams[-1]), *extra).returncode == 0
+    both = tmp_path / "both.bin"
+    both.write_bytes(b"".join(s.read_bytes() for s in streams))
+    return run("ground.decode", str(both), "--out", str(tmp_path / "out"), "--json")
+
+
+def test_frames_of_separate_runs_both_arrive(tmp_path):
+    dec = encode_both(tmp_path)
+    assert dec.returncode == 0, dec.stdout + dec.stderr
+    report = json.loads(dec.stdout)
+    assert report["summary"]["verified"] == 2 and report["summary"]["duplicates"] == 0
+    assert report["frames"][0]["frame_id"] != report["frames"][1]["frame_id"]
+    a, b = (fits.getdata(tmp_path / "out" / f["path"].split("/")[-1]) for f in report["frames"])
+    assert {a.tobytes(), b.tobytes()} == {fits.getdata(p).tobytes() for p in (tmp_path / "a" / "m31.fits",
+                                                                               tmp_path / "b" / "m31.fits")}
+
+
+def test_same_frame_id_with_different_bytes_is_a_named_conflict(tmp_path):
+    dec = encode_both(tmp_path, "--first-frame-id", "7")
+    assert dec.returncode == 1
+    report = json.loads(dec.stdout)
+    (frame,) = report["frames"]
+    assert frame["status"] == "corrupt" and frame["frame_id"] == 7
+    assert frame["conflicting_parts"] == [0, 1, 2]
+    assert frame["reason"] == ("3 packets conflict (parts [0, 1, 2] arrived again with different bytes or part "
+                               "count): another frame uses frame id 7")
+    assert report["summary"]["conflicts"] == 3 and report["summary"]["duplicates"] == 0
+
+
+def test_retransmission_with_new_sequence_counts_is_a_duplicate():
+    frame = read_fits_frame_free()
+    enc = encode_frame(frame, RawCodec(), None, 5)
+    ground = Reassembler()
+    for packet in Packetizer().packetize(enc) + Packetizer(sequence_counts={0x100: 900, 0x101: 77}).packetize(enc):
+        ground.add_packet(packet)
+    assert (ground.stats.duplicates, ground.stats.conflicts, ground.result(5).status) == (2, 0, "verified")
+
+
+def test_first_frame_id_and_clock_ids(tmp_path, capsys):
+    from tools.encode import main
+
+    src = tmp_path / "cube.fits"
+    fits.PrimaryHDU(np.arange(3 * 4 * 5, dtype=np.int16).reshape(3, 4, 5)).writeto(src)
+    assert main([str(src), "--out", str(tmp_path / "s.bin"), "--json", "--first-frame-id", "4294967295"]) == 0
+    assert [r["frame_id"] for r in json.loads(capsys.readouterr().out)["frames"]] == [4294967295, 0, 1]
+    runs = []
+    for _ in range(2):  # default ids: the millisecond clock; a run holds until the clock has passed its last id
+        assert main([str(src), "--out", str(tmp_path / "s.bin"), "--json"]) == 0
+        runs.append([r["frame_id"] for r in json.loads(capsys.readouterr().out)["frames"]])
+    assert not set(runs[0]) & set(runs[1])
+    assert runs[0][1:] == [(runs[0][0] + k) & 0xFFFFFFFF for k in (1, 2)]
