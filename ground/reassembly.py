@@ -2,8 +2,9 @@
 
 The ground's rule: a frame is ``verified`` only when every tile decoded, every tile CRC-32 matched and the
 frame's SHA-256/128 over all stored pixels matched the header. Anything else is ``incomplete`` (parts missing,
-named) or ``corrupt`` (everything arrived but something does not check out, with the reason). Nothing the wire
-claims is allocated before it is bounded (docs/formats.md, "Limits").
+named) or ``corrupt`` (everything arrived but something does not check out, with the reason; a part that arrives
+twice with different bytes, i.e. two frames under one frame id, makes the frame corrupt with the parts named).
+Nothing the wire claims is allocated before it is bounded (docs/formats.md, "Limits").
 """
 
 from __future__ import annotations

@@ -5,6 +5,10 @@ Example::
 
     astroflight-encode frame.fits cube.fits --codec rice --out pass.bin --json
 
+Every HDU is either encoded or named as skipped with the reason (text and ``--json``). Frame ids count up from
+``--first-frame-id``, by default from the UTC clock in milliseconds (mod 2^32), and a run with clock ids ends only
+once the clock has passed its last id, so separate runs never share one (docs/formats.md, "Item 0").
+
 Exit code 0 on success, 2 for usage errors and unusable input (one line on stderr).
 """
 

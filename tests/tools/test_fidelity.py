@@ -215,6 +215,19 @@ def test_real_files_keep_every_card_and_axis(name):
                 assert got_axes == (axes if len(axes) <= 2 else axes[:2]), product_name
                 checked += 1
         assert checked == len(products) > 0
+        source_is_valid = _valid(hdul)
+    if source_is_valid:  # cards copied exactly: a product is valid FITS whenever its source is
+        for product in products.values():
+            with fits.open(io.BytesIO(product)) as out:
+                out.verify("exception")
+
+
+def _valid(hdul) -> bool:
+    try:
+        hdul.verify("exception")
+    except fits.VerifyError:
+        return False
+    return True
 
 
 
