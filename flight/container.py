@@ -1,4 +1,4 @@
-"""Frame container, version 1: the frame header item, tile items and the tile grid (docs/formats.md).
+"""Frame container, version 2: the frame header item, tile items and the tile grid (docs/formats.md).
 
 This module is the one source of truth for these bytes: flight writes them, ground parses them with the same
 functions. Every parser bounds what the wire claims before anything is allocated.
@@ -12,16 +12,20 @@ from dataclasses import dataclass
 
 from flight.codecs.registry import CODEC_NAMES
 from flight.errors import FormatError
+from flight.frame import MAX_NAXIS, plane_shape, planes_of
 
 MAGIC = b"AFRM"
-VERSION = 1
+#: 1: the first container (no axes; cards cut to 80 characters). 2: adds the source axes and plane index, and the
+#: cards are the source's card images exactly (CONTINUE cards included). The ground reads version 2 only.
+VERSION = 2
 
 # Limits the ground enforces before it allocates (docs/formats.md, "Limits").
 MAX_SIDE = 65536
 MAX_PIXELS = 1 << 28
 MAX_TILES = 1 << 20
 MAX_NAME = 255
-MAX_CARDS = 2_880_000
+MAX_CARDS = 240_000_000  # 3,000,000 cards: under packets.MAX_ITEM_LENGTH (2^28) with room for the rest of item 0
+MAX_AXIS = (1 << 31) - 1  # FITS NAXISn is a signed 32-bit integer in practice (cfitsio LONGLONG aside)
 MAX_PARAMS = 1024
 MAX_ITEM_OVERHEAD = 4096
 
@@ -49,6 +53,12 @@ class FrameHeader:
     blank: int | None
     name: str
     cards: str
+    axes: tuple[int, ...] = ()
+    plane: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.axes:  # a plain 2-D plane
+            object.__setattr__(self, "axes", (self.cols, self.rows))
 
     @property
     def bytepix(self) -> int:
@@ -80,6 +90,9 @@ class FrameHeader:
         h, w = self.tile_shape(index)
         return h * w * self.bytepix * 2 + MAX_ITEM_OVERHEAD
 
+    def _axes_bytes(self) -> bytes:
+        return struct.pack(f">H{len(self.axes)}II", len(self.axes), *self.axes, self.plane)
+
     def identity(self) -> bytes:
         """What the frame checksum covers besides the pixels: everything the ground writes into the product."""
         flags = (self.bzero is not None) | (self.bscale is not None) << 1 | (self.blank is not None) << 2
@@ -88,7 +101,7 @@ class FrameHeader:
         return b"".join([
             struct.pack(">bII", self.bitpix, self.rows, self.cols),
             _SCALING.pack(flags, self.bzero or 0.0, self.bscale if self.bscale is not None else 1.0, self.blank or 0),
-            struct.pack(">H", len(name)), name, struct.pack(">I", len(cards)), cards,
+            struct.pack(">H", len(name)), name, struct.pack(">I", len(cards)), cards, self._axes_bytes(),
         ])
 
     def pack(self) -> bytes:
@@ -97,8 +110,11 @@ class FrameHeader:
         cards = self.cards.encode("ascii", errors="replace")
         if len(name) > MAX_NAME:
             raise ValueError(f"frame name longer than {MAX_NAME} bytes: {self.name!r}")
-        if len(cards) > MAX_CARDS:
-            raise ValueError("header cards too long for the frame header")
+        if len(cards) > MAX_CARDS or len(cards) % 80:
+            raise ValueError("header cards too long for the frame header, or not whole 80-character cards")
+        if not 1 <= len(self.axes) <= MAX_NAXIS or plane_shape(self.axes) != (self.rows, self.cols) \
+                or not 0 <= self.plane < planes_of(self.axes):
+            raise ValueError(f"axes {self.axes} / plane {self.plane} do not fit a {self.rows}x{self.cols} plane")
         if len(self.codec_params) > MAX_PARAMS:
             raise ValueError("codec parameters too long")
         if len(self.model_hash) != 32 or len(self.checksum) != 16:
@@ -117,6 +133,7 @@ class FrameHeader:
                 name,
                 struct.pack(">I", len(cards)),
                 cards,
+                self._axes_bytes(),
             ]
         )
 
@@ -140,7 +157,7 @@ class FrameHeader:
         if magic != MAGIC:
             raise FormatError("frame header: bad magic")
         if version != VERSION:
-            raise FormatError(f"frame header: unsupported container version {version}")
+            raise FormatError(f"frame header: container version {version}; this ground reads version {VERSION} only")
         if bitpix not in (8, 16, 32):
             raise FormatError(f"frame header: BITPIX {bitpix} not supported")
         if not (1 <= rows <= MAX_SIDE and 1 <= cols <= MAX_SIDE) or rows * cols > MAX_PIXELS:
@@ -165,9 +182,18 @@ class FrameHeader:
         except UnicodeDecodeError as exc:
             raise FormatError("frame header: name is not UTF-8") from exc
         (clen,) = struct.unpack(">I", take(4))
-        if clen > MAX_CARDS:
-            raise FormatError("frame header: cards too long")
+        if clen > MAX_CARDS or clen % 80:
+            raise FormatError("frame header: cards too long or not whole 80-character cards")
         cards = bytes(take(clen)).decode("ascii", errors="replace")
+        (naxis,) = struct.unpack(">H", take(2))
+        if not 1 <= naxis <= MAX_NAXIS:
+            raise FormatError(f"frame header: NAXIS {naxis} out of bounds (1..{MAX_NAXIS})")
+        axes = struct.unpack(f">{naxis}I", take(4 * naxis))
+        (plane,) = struct.unpack(">I", take(4))
+        if not all(1 <= a <= MAX_AXIS for a in axes) or plane_shape(axes) != (rows, cols):
+            raise FormatError(f"frame header: axes {list(axes[:8])} do not hold a {rows}x{cols} plane")
+        if plane >= planes_of(axes):
+            raise FormatError(f"frame header: plane {plane} beyond the {planes_of(axes)} planes of the axes")
         if pos != len(view):
             raise FormatError("frame header: trailing bytes")
         if not _safe_name(name):
@@ -176,7 +202,7 @@ class FrameHeader:
             frame_id=frame_id, bitpix=bitpix, rows=rows, cols=cols, tile_rows=trows, tile_cols=tcols,
             codec_id=codec_id, codec_params=params, model_hash=model_hash, checksum=checksum,
             bzero=bzero if flags & 1 else None, bscale=bscale if flags & 2 else None,
-            blank=blank if flags & 4 else None, name=name, cards=cards,
+            blank=blank if flags & 4 else None, name=name, cards=cards, axes=axes, plane=plane,
         )
 
 

@@ -72,7 +72,7 @@ def encode_frame(
         frame_id=frame_id & 0xFFFFFFFF, bitpix=frame.bitpix, rows=rows, cols=cols, tile_rows=trows,
         tile_cols=tcols, codec_id=codec.codec_id, codec_params=codec.params(), model_hash=codec.model_hash(),
         checksum=bytes(16), bzero=frame.bzero, bscale=frame.bscale, blank=frame.blank,
-        name=frame.name, cards=frame.cards,
+        name=frame.name, cards=frame.cards, axes=frame.axes, plane=frame.plane,
     )
     header = replace(header, checksum=frame_digest(frame.pixels, header.identity()))
     raw = RawCodec()

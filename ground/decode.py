@@ -74,7 +74,8 @@ def run(argv: list[str] | None = None) -> int:
             "name": result.name, "status": result.status, "missing": result.missing,
             "path": str(written) if written else None, "frame_id": frame_id, "reason": result.reason,
             "missing_parts": result.missing_parts, "missing_packets": result.missing_packets,
-            "corrupt_tiles": result.corrupt_tiles, "missing_parts_count": result.missing_parts_count,
+            "corrupt_tiles": result.corrupt_tiles, "conflicting_parts": result.conflicting_parts,
+            "missing_parts_count": result.missing_parts_count,
             "missing_tiles_count": result.missing_tiles_count,
             "parts_received": result.parts_received, "part_count": result.part_count,
         })
@@ -87,7 +88,8 @@ def run(argv: list[str] | None = None) -> int:
             "incomplete": sum(f["status"] == "incomplete" for f in frames),
             "corrupt": sum(f["status"] == "corrupt" for f in frames),
             "packets_valid": stats.packets, "bytes_skipped": stats.bad_bytes, "resyncs": stats.resyncs,
-            "duplicates": ground.stats.duplicates, "malformed": ground.stats.malformed,
+            "duplicates": ground.stats.duplicates, "conflicts": ground.stats.conflicts,
+            "malformed": ground.stats.malformed,
         },
     }
     with atomic_output(out / "report.json", "w") as fh:

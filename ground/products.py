@@ -1,19 +1,84 @@
-"""FITS products on the ground: the stored integers and scaling cards exactly as the flight side read them."""
+"""FITS products on the ground: the stored integers, axes and header cards exactly as the flight side read them.
+
+The product is written byte by byte here rather than through astropy, because astropy re-renders cards: it
+re-splits long strings over CONTINUE cards its own way and drops or moves BZERO/BSCALE when it writes stored
+integers. The frame's cards (the source's 80-character card images, in order) go into the header unchanged,
+after the structural cards this module rebuilds and before the status cards it adds (docs/formats.md, "Products").
+"""
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import numpy as np
 
+from flight.checksums import pixels_be
 from ground.reassembly import VERIFIED, FrameResult
 from tools.files import atomic_output
+
+#: FITS 4.0, section 3.1: headers and data are written in blocks of 2880 bytes.
+BLOCK = 2880
 
 
 def product_name(result: FrameResult) -> str:
     """File name of a frame's product: ``<name>.fits`` when verified, ``<name>.<status>.fits`` otherwise."""
     return f"{result.name}.fits" if result.status == VERIFIED else f"{result.name}.{result.status}.fits"
+
+
+def card(keyword: str, value: bool | int | str, comment: str = "") -> bytes:
+    """One fixed-format 80-character card (FITS 4.0, section 4.2): logical and integer values right-justified
+    to column 30, strings quoted from column 11 (at least 8 characters inside the quotes)."""
+    if isinstance(value, bool):
+        text = f"{'T' if value else 'F':>20s}"
+    elif isinstance(value, int):
+        text = f"{value:>20d}"
+    else:
+        text = f"{chr(39) + value.replace(chr(39), chr(39) * 2).ljust(8) + chr(39):20s}"
+    image = f"{keyword:8s}= {text}" + (f" / {comment}" if comment else "")
+    if len(image) > 80:
+        raise ValueError(f"card {keyword} longer than 80 characters")
+    return image.ljust(80).encode("ascii")
+
+
+def _padded(data: bytes, fill: bytes) -> bytes:
+    return data + fill * (-len(data) % BLOCK)
+
+
+def status_cards(result: FrameResult) -> bytes:
+    """The documented status cards the ground adds at the end of the product header: AFSTATUS, AFFRAME, and
+    AFPLANE for one plane of a cube (its index along NAXISn..NAXIS3, as numpy indexes the cube)."""
+    head = result.header
+    out = card("AFSTATUS", result.status.upper(), "astroflight ground verification")
+    out += card("AFFRAME", result.frame_id, "astroflight frame id")
+    if head is not None and len(head.axes) > 2:
+        where = np.unravel_index(head.plane, tuple(reversed(head.axes[2:])))
+        out += card("AFPLANE", ",".join(str(int(i)) for i in where), "plane of the source cube")
+    return out
+
+
+def product_bytes(result: FrameResult) -> bytes:
+    """The whole FITS file of a decoded frame (see :func:`write_product`); ``result`` must have header and pixels.
+
+    Primary HDU: SIMPLE, BITPIX, NAXIS, NAXISn (the source's axes, or the plane's for one plane of a cube),
+    EXTEND, the frame's cards unchanged, the status cards, END; then the stored pixels big-endian. A frame that is
+    not verified also gets a ``MASK`` image extension (uint8, 1 where the pixel was decoded and its tile checked).
+    """
+    head = result.header
+    if head is None or result.pixels is None:
+        raise ValueError(f"frame {result.frame_id}: nothing decoded to write")
+    axes = head.axes if len(head.axes) <= 2 else (head.cols, head.rows)
+    header = card("SIMPLE", True, "conforms to FITS standard") + card("BITPIX", head.bitpix, "array data type")
+    header += card("NAXIS", len(axes), "number of array dimensions")
+    header += b"".join(card(f"NAXIS{k}", n) for k, n in enumerate(axes, 1))
+    header += card("EXTEND", True)
+    header += head.cards.encode("ascii", errors="replace") + status_cards(result) + b"END".ljust(80)
+    parts = [_padded(header, b" "), _padded(pixels_be(result.pixels), b"\0")]
+    if result.status != VERIFIED and result.mask is not None:
+        mask = card("XTENSION", "IMAGE", "image extension") + card("BITPIX", 8) + card("NAXIS", 2)
+        mask += card("NAXIS1", head.cols) + card("NAXIS2", head.rows) + card("PCOUNT", 0) + card("GCOUNT", 1)
+        mask += card("EXTNAME", "MASK", "1 where the pixel was decoded and verified") + b"END".ljust(80)
+        parts += [_padded(mask, b" "), _padded(result.mask.astype(np.uint8).tobytes(), b"\0")]
+    return b"".join(parts)
 
 
 def write_product(result: FrameResult, folder: str | Path) -> Path | None:
@@ -23,47 +88,10 @@ def write_product(result: FrameResult, folder: str | Path) -> Path | None:
     ``.corrupt.fits``), with ``AFSTATUS`` in its header and a ``MASK`` extension marking decoded pixels, so a
     partial frame can never be mistaken for a verified one.
     """
-    from astropy.io import fits
-
     if result.header is None or result.pixels is None:
         return None
-    head = result.header
-    hdu = fits.PrimaryHDU(data=result.pixels, do_not_scale_image_data=True)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        cards = fits.Header.fromstring(head.cards) if head.cards else fits.Header()
-        for card in cards.cards:
-            if card.keyword in ("BZERO", "BSCALE", "BLANK"):
-                continue
-            hdu.header.append(card, end=True)
-        # Scaling cards from the binary fields, which the frame checksum's producer also wrote.
-        if head.bzero is not None:
-            hdu.header["BZERO"] = _exact(cards, "BZERO", head.bzero)
-        if head.bscale is not None:
-            hdu.header["BSCALE"] = _exact(cards, "BSCALE", head.bscale)
-        if head.blank is not None:
-            hdu.header["BLANK"] = head.blank
-        hdu.header["AFSTATUS"] = (result.status.upper(), "astroflight ground verification")
-        hdu.header["AFFRAME"] = (result.frame_id, "astroflight frame id")
-        hdus = [hdu]
-        if result.status != VERIFIED and result.mask is not None:
-            hdus.append(fits.ImageHDU(data=result.mask.astype(np.uint8), name="MASK"))
-        path = Path(folder) / product_name(result)
-        with atomic_output(path) as fh:
-            try:
-                fits.HDUList(hdus).writeto(fh, output_verify="ignore")
-            except Exception:
-                fh.seek(0)
-                fh.truncate()
-                fits.HDUList(hdus).writeto(fh, output_verify="silentfix")
+    path = Path(folder) / product_name(result)
+    data = product_bytes(result)
+    with atomic_output(path) as fh:
+        fh.write(data)
     return path
-
-
-def _exact(cards, key: str, value: float):
-    """Keep an integer-looking scaling value an integer card (BZERO = 32768, not 32768.0), as the source had it."""
-    original = cards.get(key)
-    if isinstance(original, int) and float(original) == value:
-        return original
-    if value == int(value) and abs(value) < 2**53 and original is None:
-        return int(value)
-    return value

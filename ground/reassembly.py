@@ -2,12 +2,14 @@
 
 The ground's rule: a frame is ``verified`` only when every tile decoded, every tile CRC-32 matched and the
 frame's SHA-256/128 over all stored pixels matched the header. Anything else is ``incomplete`` (parts missing,
-named) or ``corrupt`` (everything arrived but something does not check out, with the reason). Nothing the wire
-claims is allocated before it is bounded (docs/formats.md, "Limits").
+named) or ``corrupt`` (everything arrived but something does not check out, with the reason; a part that arrives
+twice with different bytes, i.e. two frames under one frame id, makes the frame corrupt with the parts named).
+Nothing the wire claims is allocated before it is bounded (docs/formats.md, "Limits").
 """
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -23,6 +25,8 @@ from flight.frame import BITPIX_DTYPES
 from flight.packets import (
     APID_FRAME_HEADER,
     APID_TILE_DATA,
+    CRC_LEN,
+    OVERHEAD,
     SEQ_FIRST,
     SEQ_LAST,
     SEQ_UNSEGMENTED,
@@ -67,6 +71,7 @@ class FrameResult:
     missing_parts: list[int] = field(default_factory=list)
     missing_packets: list[dict] = field(default_factory=list)  # {"part", "apid", "seq"} where derivable
     corrupt_tiles: list[int] = field(default_factory=list)
+    conflicting_parts: list[int] = field(default_factory=list)  # parts that arrived again with different bytes
     header: FrameHeader | None = None
     pixels: np.ndarray | None = None  # decoded tiles; missing tiles are zero (see ``mask``)
     mask: np.ndarray | None = None  # True where the pixel was decoded and its tile CRC matched
@@ -92,6 +97,8 @@ class FrameResult:
 class _FrameState:
     part_count: int
     parts: dict[int, tuple[int, int, int]] = field(default_factory=dict)  # part -> (apid, seq, seq flags)
+    prints: dict[int, int] = field(default_factory=dict)  # part -> CRC-32 of its APID and chunks (see _fingerprint)
+    conflicting: set[int] = field(default_factory=set)  # parts repeated with different bytes (first MAX_LISTED)
     chunks: dict[int, dict[int, bytes]] = field(default_factory=dict)  # item -> offset -> bytes
     item_length: dict[int, int] = field(default_factory=dict)
     received_bytes: int = 0
@@ -104,7 +111,8 @@ class GroundStats:
     packets: int = 0
     accepted: int = 0
     crc_failed: int = 0
-    duplicates: int = 0
+    duplicates: int = 0  # a part again with the same APID and chunks (a retransmission): dropped
+    conflicts: int = 0  # a part again with different bytes, or a different part count: the frame is corrupt
     malformed: int = 0
     ignored: int = 0
 
@@ -128,7 +136,10 @@ class Reassembler:
 
     # -- packets in -------------------------------------------------------------------------------------
     def add_packet(self, raw: bytes | Packet) -> bool:
-        """Take one packet (bytes or parsed); False when it was dropped (CRC, malformed, duplicate, not ours)."""
+        """Take one packet (bytes or parsed); False when it was not taken (CRC, malformed, duplicate, conflict, not
+        ours). A part that arrives again with the same APID and chunks is a duplicate; with different bytes, or with
+        a different part count, it is a conflict: another frame uses this frame id, and the frame becomes corrupt
+        with the conflicting parts named (never silently one of the two)."""
         self.stats.packets += 1
         packet = raw if isinstance(raw, Packet) else parse_packet(raw)
         if packet is None:
@@ -140,12 +151,14 @@ class Reassembler:
         state = self._frames.get(packet.frame_id)
         if state is None:
             state = self._frames[packet.frame_id] = _FrameState(part_count=packet.part_count)
-        if packet.part_count != state.part_count or packet.part_index in state.parts:
-            if packet.part_index in state.parts:
+        if packet.part_index in state.parts:
+            if state.prints[packet.part_index] == _fingerprint(packet) and packet.part_count == state.part_count:
                 self.stats.duplicates += 1
             else:
-                state.conflicts += 1
-                self.stats.malformed += 1
+                self._conflict(state, packet.part_index)
+            return False
+        if packet.part_count != state.part_count:
+            self._conflict(state, packet.part_index)
             return False
         try:
             chunks = packet.chunks()
@@ -160,9 +173,17 @@ class Reassembler:
             state.chunks.setdefault(chunk.item, {}).setdefault(chunk.offset, chunk.data)
             state.received_bytes += len(chunk.data)
         state.parts[packet.part_index] = (packet.apid, packet.seq_count, packet.seq_flags)
+        state.prints[packet.part_index] = _fingerprint(packet)
         state.result = None
         self.stats.accepted += 1
         return True
+
+    def _conflict(self, state: _FrameState, part: int) -> None:
+        state.conflicts += 1
+        if len(state.conflicting) < MAX_LISTED:
+            state.conflicting.add(part)
+        state.result = None
+        self.stats.conflicts += 1
 
     # -- questions --------------------------------------------------------------------------------------
     def frame_ids(self) -> list[int]:
@@ -251,7 +272,11 @@ class Reassembler:
             res.status, res.reason = CORRUPT, f"tiles {res.corrupt_tiles[:10]} failed to decode or verify"
             return res
         if state.conflicts:
-            res.status, res.reason = CORRUPT, "conflicting packets for this frame"
+            res.conflicting_parts = sorted(state.conflicting)
+            parts = f"parts {res.conflicting_parts[:10]}" if res.conflicting_parts else "chunk lengths"
+            res.status, res.reason = CORRUPT, (
+                f"{state.conflicts} packets conflict ({parts} arrived again with different bytes or part count): "
+                f"another frame uses frame id {frame_id}")
             return res
         if frame_digest(pixels, header.identity()) != header.checksum:
             res.status, res.reason = CORRUPT, "frame checksum mismatch"
@@ -331,6 +356,12 @@ def _checked(decode: Callable[[], np.ndarray], crc: int, header: FrameHeader, in
     if tile.shape != header.tile_shape(index) or tile_crc32(tile) != crc:
         return None
     return tile
+
+
+def _fingerprint(packet: Packet) -> int:
+    """CRC-32 of a packet's APID and chunks: equal for a retransmission (whatever its sequence count), different
+    for another frame's packet under the same frame id and part index."""
+    return zlib.crc32(packet.data[OVERHEAD - CRC_LEN : len(packet.data) - CRC_LEN], packet.apid)
 
 
 def _missing_packets(state: _FrameState, missing: list[int]) -> list[dict]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -45,9 +45,8 @@ def base_frames() -> list[Frame]:
     """Small crops (<= 24x40) of the real frames shipped in tests/data, several BITPIX, plus one 8-bit frame."""
     frames = []
     for path in sorted(CROPS.glob("*.fits")):
-        for f in read_fits_frames(path)[:1]:
-            f.pixels = np.ascontiguousarray(f.pixels[:24, :40])
-            frames.append(f)
+        for f in read_fits_frames(path)[:1]:  # axes=None: the crop's own (the file's would not hold it)
+            frames.append(replace(f, pixels=np.ascontiguousarray(f.pixels[:24, :40]), axes=None))
     rng = np.random.default_rng(7)
     frames.append(Frame("synthetic_u8", rng.integers(0, 40, (9, 13)).astype(np.uint8), 8, cards=""))
     return frames
