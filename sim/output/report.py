@@ -13,7 +13,12 @@ import math
 from pathlib import Path
 
 from sim.mission.records import CSV_FIELDS
+from sim.tle import iso_utc, tle_epoch
 from tools.files import staged_dir
+
+#: SGP4 from a TLE: ~1 km at the epoch, growing by 1-3 km a day (Vallado et al. 2006, "Revisiting Spacetrack
+#: Report #3", AIAA 2006-6753, section on accuracy). Beyond this many days the header warns.
+TLE_FAR_DAYS = 14.0
 
 
 def write_outputs(result, out_dir: str | Path) -> list[Path]:
@@ -38,6 +43,55 @@ def write_outputs(result, out_dir: str | Path) -> list[Path]:
         plots.plot_data(result, tmp / names[5])
         plots.plot_latency(result, tmp / names[6])
     return [out / name for name in names]
+
+
+def run_context(scenario, duration_s: float) -> dict:
+    """What a reader needs to know about how the run was set up, for metrics.json, the header and plot titles:
+    ``description`` (the scenario's line plus every command-line change), ``overrides`` ({key: value}, the
+    command line's changes in order) and, for a TLE orbit, ``tle`` {``epoch_utc``, ``start_offset_s``,
+    ``end_offset_s``}: seconds from the TLE epoch to the run's start and end (negative: before the epoch)."""
+    overrides = scenario.overrides
+    text = scenario.description or scenario.name
+    if overrides:
+        text += " | " + overrides_text(overrides)
+    out: dict = {"description": text, "overrides": overrides}
+    if scenario.orbit.kind == "tle":
+        epoch = tle_epoch(scenario.orbit.tle_line1)
+        offset = (scenario.start - epoch).total_seconds()
+        out["tle"] = {"epoch_utc": iso_utc(epoch), "start_offset_s": round(offset, 3),
+                      "end_offset_s": round(offset + duration_s, 3)}
+    return out
+
+
+def overrides_text(overrides: dict) -> str:
+    """``{"radio.rate_bps": 4e6, "--station": ["A=1,2,3"]}`` -> ``"radio.rate_bps=4000000.0, --station A=1,2,3"``."""
+    parts = []
+    for key, value in overrides.items():
+        for v in value if isinstance(value, list) and key.startswith("--") else [value]:
+            parts.append(f"{key} {v}" if key.startswith("--") else f"{key}={_short(v)}")
+    return ", ".join(parts)
+
+
+def _short(value) -> str:
+    """A value as a reader wants it: numbers in %g, paths by their file name."""
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, str) and "/" in value:
+        return Path(value).name
+    return str(value)
+
+
+def _tle_line(tle: dict) -> str:
+    a, b = tle["start_offset_s"] / 86400.0, tle["end_offset_s"] / 86400.0
+    if abs(a) < 1e-6:
+        where = f"the run starts at the TLE epoch {tle['epoch_utc']} and propagates {b:.2f} d after it"
+    else:
+        side = "after" if a > 0 else "before"
+        where = (f"TLE epoch {tle['epoch_utc']}: the run propagates from {abs(a):.2f} d {side} it "
+                 f"to {abs(b):.2f} d {'after' if b > 0 else 'before'} it")
+    if max(abs(a), abs(b)) > TLE_FAR_DAYS:
+        where += f" (WARNING: over {TLE_FAR_DAYS:g} d from the epoch; SGP4 errors grow 1-3 km a day)"
+    return f"  {where}"
 
 
 def metrics_json(metrics: dict) -> str:
@@ -99,6 +153,10 @@ def format_summary(metrics: dict) -> str:
         f"astroflight mission: {m['scenario']} | codec {m['codec']} | {m['fidelity']} | "
         f"{_dur(m['duration_s'])} from {m['start_utc']} | seed {m['seed']}",
     ]
+    if m.get("overrides"):
+        lines.append(f"  changed: {overrides_text(m['overrides'])}")
+    if m.get("tle"):
+        lines.append(_tle_line(m["tle"]))
     if m.get("run_note"):
         lines.append(f"  ({m['run_note']})")
     if m["fidelity"] == "statistical":
