@@ -5,6 +5,7 @@ Matplotlib with the Agg backend (no display needed). Each function writes one fi
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -30,7 +31,14 @@ def _shade_contacts(ax, contacts: list[dict], scale: float) -> None:
 
 
 def _title(metrics: dict, what: str) -> str:
-    return f"{what}: {metrics['scenario']}, {metrics['codec']}, {metrics['fidelity']}"
+    """The plot's title: what, scenario, codec, fidelity, and on further lines every command-line change
+    (``metrics["overrides"]``, written by ``sim.run``), wrapped to the figure's width."""
+    title = f"{what}: {metrics['scenario']}, {metrics['codec']}, {metrics['fidelity']}"
+    if metrics.get("overrides"):
+        from sim.output.report import overrides_text
+
+        title += "\n" + "\n".join(textwrap.wrap("changed: " + overrides_text(metrics["overrides"]), 110))
+    return title
 
 
 def plot_storage(result, path: Path) -> Path:

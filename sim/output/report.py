@@ -64,7 +64,7 @@ def run_context(scenario, duration_s: float) -> dict:
 
 
 def overrides_text(overrides: dict) -> str:
-    """``{"radio.rate_bps": 4e6, "--station": ["A=1,2,3"]}`` -> ``"radio.rate_bps=4000000.0, --station A=1,2,3"``."""
+    """``{"radio.rate_bps": 4e6, "--station": ["A=1,2,3"]}`` -> ``"radio.rate_bps=4e6, --station A=1,2,3"``."""
     parts = []
     for key, value in overrides.items():
         for v in value if isinstance(value, list) and key.startswith("--") else [value]:
@@ -74,8 +74,8 @@ def overrides_text(overrides: dict) -> str:
 
 def _short(value) -> str:
     """A value as a reader wants it: numbers in %g, paths by their file name."""
-    if isinstance(value, float):
-        return f"{value:g}"
+    if isinstance(value, float):  # 4e6 as written, not 4e+06
+        return f"{value:g}".replace("e+0", "e").replace("e+", "e").replace("e-0", "e-")
     if isinstance(value, str) and "/" in value:
         return Path(value).name
     return str(value)
