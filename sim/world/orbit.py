@@ -86,7 +86,9 @@ def compute_geometry(scenario: Scenario, duration_s: float, use_cache: bool = Tr
     o = scenario.orbit
     if o.kind == "schedule":
         return _schedule(o, duration_s)
-    key = {"orbit": scenario.to_dict()["orbit"], "stations": scenario.to_dict()["stations"], "duration": duration_s}
+    # "passes": 2 since passes cut by the window's start or end are kept with their in-window peak.
+    key = {"orbit": scenario.to_dict()["orbit"], "stations": scenario.to_dict()["stations"], "duration": duration_s,
+           "passes": 2}
     if use_cache and (hit := cache.load("geometry", key)) is not None:
         return Geometry.from_json(hit)
     sat = build_satellite(o, scenario.start)
@@ -133,7 +135,14 @@ def julian_date(dt: datetime) -> float:
 
 def find_passes(sat: Satrec, start: datetime, duration_s: float, lat: float, lon: float, alt_m: float,
                 mask_deg: float, name: str) -> list[Contact]:
-    """Passes above ``mask_deg`` (skyfield find_events); a pass cut by the start or the end is clipped to it."""
+    """Passes above ``mask_deg`` over [0, duration_s] (skyfield ``find_events``), in seconds from ``start``.
+
+    A pass already under way at the start, or still under way at the end, is clipped to the window and kept:
+    skyfield reports no rise (or no set) for it, and none at all when the whole window is inside one pass, so
+    the elevation at both ends is looked at whatever the events are. ``max_elevation_deg`` is the highest
+    elevation inside the window: the culmination when it falls inside, else the elevation at the clipped end
+    (the elevation is monotonic on either side of a culmination).
+    """
     from skyfield.api import EarthSatellite, load, wgs84
 
     ts = load.timescale(builtin=True)
@@ -145,20 +154,24 @@ def find_passes(sat: Satrec, start: datetime, duration_s: float, lat: float, lon
     secs = (times.tt - t0.tt) * 86400.0
     out: list[Contact] = []
     rise: float | None = None
+    el_start = _elevation(es, station, t0)
     peak = mask_deg
-    if len(events) and events[0] != 0 and _elevation(es, station, t0) > mask_deg:
-        rise = 0.0  # in view at the start
+    if el_start > mask_deg and not (len(events) and events[0] == 0):
+        rise, peak = 0.0, el_start  # in view at the start
     for t, ev, tt in zip(secs, events, times, strict=True):
         if ev == 0:
             rise, peak = float(t), mask_deg
         elif ev == 1:
             peak = max(peak, _elevation(es, station, tt))
             if rise is None:
-                rise = 0.0
-        elif ev == 2 and rise is not None:
+                rise, peak = 0.0, max(peak, el_start)
+        elif ev == 2:
+            if rise is None:  # set before any rise: in view at the start, by a hair above the mask
+                rise, peak = 0.0, max(peak, el_start)
             out.append(Contact(rise, float(t), name, round(peak, 2)))
             rise = None
     if rise is not None:
+        peak = max(peak, _elevation(es, station, t1))
         out.append(Contact(rise, duration_s, name, round(peak, 2)))
     return out
 
