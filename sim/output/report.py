@@ -7,6 +7,7 @@ frame: its times, sizes, packets and final state), ``DIR/timeline.csv`` (storage
 
 from __future__ import annotations
 
+import bisect
 import csv
 import json
 import math
@@ -35,14 +36,52 @@ def write_outputs(result, out_dir: str | Path) -> list[Path]:
         cols = list(result.timeline)
         _write_csv(tmp / names[2], cols, [dict(zip(cols, row, strict=True))
                                           for row in zip(*result.timeline.values(), strict=True)])
-        _write_csv(tmp / names[3], ["start_s", "end_s", "station", "max_elevation_deg", "missed", "outage_s"],
-                   result.contacts)
+        _write_csv(tmp / names[3], CONTACT_FIELDS, access_report(result))
         from sim.output import plots  # matplotlib only when plots are written
 
         plots.plot_storage(result, tmp / names[4])
         plots.plot_data(result, tmp / names[5])
         plots.plot_latency(result, tmp / names[6])
     return [out / name for name in names]
+
+
+#: contacts.csv: the engine's contact rows (first six) and the access report's columns (STK-style).
+CONTACT_FIELDS = ["start_s", "end_s", "station", "max_elevation_deg", "missed", "outage_s", "aos_utc", "los_utc",
+                  "duration_s", "aos_azimuth_deg", "los_azimuth_deg", "min_range_km", "bytes_sent"]
+
+
+def access_report(result) -> list[dict]:
+    """The rows of contacts.csv: each contact of the run (merged over stations, as the radio works them) with
+    its UTC AOS and LOS (ISO 8601, ms), duration (s), azimuth at AOS and LOS (deg from north), highest
+    elevation in the window (deg), minimum slant range (km) and the packet bytes sent in it (with framing and
+    retransmissions, from the timeline's cumulative ``downlinked_bytes`` at AOS and LOS: 0 for a missed pass)."""
+    from datetime import timedelta
+
+    from sim.scenario import Scenario
+    from sim.world.orbit import access_geometry
+
+    scenario = Scenario.model_validate(result.scenario)
+    rows = result.contacts
+    geo = access_geometry(scenario, [(c["start_s"], c["end_s"], c["station"]) for c in rows])
+    t = result.timeline.get("t_s", [])
+    sent = result.timeline.get("downlinked_bytes", [])
+
+    def sent_by(time_s: float) -> float:
+        i = bisect.bisect_right(t, time_s) - 1
+        return sent[i] if i >= 0 else 0
+
+    out = []
+    for c, g in zip(rows, geo, strict=True):
+        aos = scenario.start + timedelta(seconds=c["start_s"])
+        los = scenario.start + timedelta(seconds=c["end_s"])
+        out.append({**c, "aos_utc": _utc_ms(aos), "los_utc": _utc_ms(los),
+                    "duration_s": round(c["end_s"] - c["start_s"], 3), **g,
+                    "bytes_sent": int(sent_by(c["end_s"]) - sent_by(c["start_s"]))})
+    return out
+
+
+def _utc_ms(dt) -> str:
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
 def run_context(scenario, duration_s: float) -> dict:

@@ -176,6 +176,44 @@ def find_passes(sat: Satrec, start: datetime, duration_s: float, lat: float, lon
     return out
 
 
+ACCESS_STEP_S = 5.0  # sampling of the slant range within a contact: the minimum is flat, so < 0.1 km off
+
+
+def access_geometry(scenario: Scenario, contacts: list[tuple[float, float, str]]) -> list[dict[str, float]]:
+    """Azimuth at AOS and LOS and the minimum slant range of each contact, for an access report.
+
+    ``contacts``: (start_s, end_s, station) with merged station names joined by '+'; the AOS azimuth is from the
+    first station named, the LOS azimuth from the last, the minimum range over every station named. Returns one
+    dict a contact: ``aos_azimuth_deg``, ``los_azimuth_deg`` (degrees clockwise from true north, 0-360) and
+    ``min_range_km`` (km, sampled every ``ACCESS_STEP_S`` seconds and at both ends); NaN for a schedule orbit
+    (no geometry) or a station name the scenario does not have.
+    """
+    nan = {"aos_azimuth_deg": math.nan, "los_azimuth_deg": math.nan, "min_range_km": math.nan}
+    if scenario.orbit.kind == "schedule" or not contacts:
+        return [dict(nan) for _ in contacts]
+    from skyfield.api import EarthSatellite, load, wgs84
+
+    ts = load.timescale(builtin=True)
+    es = EarthSatellite.from_satrec(build_satellite(scenario.orbit, scenario.start), ts)
+    t0 = ts.from_datetime(scenario.start)
+    where = {st.name: es - wgs84.latlon(st.lat_deg, st.lon_deg, elevation_m=st.alt_m) for st in scenario.stations}
+    out = []
+    for start, end, names in contacts:
+        seen = [where[n] for n in names.split("+") if n in where]
+        if not seen:
+            out.append(dict(nan))
+            continue
+        t = np.append(np.arange(start, end, ACCESS_STEP_S), end)
+        times = ts.tt_jd(t0.tt + t / 86400.0)
+        ranges = [vec.at(times).altaz()[2].km for vec in seen]
+        _, az_aos, _ = seen[0].at(times[0]).altaz()
+        _, az_los, _ = seen[-1].at(times[-1]).altaz()
+        out.append({"aos_azimuth_deg": round(float(az_aos.degrees), 2),
+                    "los_azimuth_deg": round(float(az_los.degrees), 2),
+                    "min_range_km": round(float(min(np.min(r) for r in ranges)), 2)})
+    return out
+
+
 def _elevation(es, station, t) -> float:
     alt, _, _ = (es - station).at(t).altaz()
     return float(alt.degrees)
