@@ -15,6 +15,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 
+from sim.output.labels import overrides_text  # noqa: E402
+
 GB = 1e9
 
 
@@ -36,8 +38,6 @@ def _title(metrics: dict, what: str) -> str:
     (``metrics["overrides"]``, written by ``sim.run``), wrapped to the figure's width."""
     title = f"{what}: {metrics['scenario']}, {metrics['codec']}, {metrics['fidelity']}"
     if metrics.get("overrides"):
-        from sim.output.report import overrides_text
-
         title += "\n" + "\n".join(textwrap.wrap("changed: " + overrides_text(metrics["overrides"]), 110))
     return title
 

@@ -12,8 +12,11 @@ import csv
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 from sim.mission.records import CSV_FIELDS
+from sim.output.labels import overrides_text
+from sim.scenario import Scenario
 from sim.tle import iso_utc, tle_epoch
 from tools.files import staged_dir
 
@@ -50,14 +53,13 @@ CONTACT_FIELDS = ["start_s", "end_s", "station", "max_elevation_deg", "missed", 
                   "duration_s", "aos_azimuth_deg", "los_azimuth_deg", "min_range_km", "bytes_sent"]
 
 
-def access_report(result) -> list[dict]:
+def access_report(result: Any) -> list[dict]:
     """The rows of contacts.csv: each contact of the run (merged over stations, as the radio works them) with
     its UTC AOS and LOS (ISO 8601, ms), duration (s), azimuth at AOS and LOS (deg from north), highest
     elevation in the window (deg), minimum slant range (km) and the packet bytes sent in it (with framing and
     retransmissions, from the timeline's cumulative ``downlinked_bytes`` at AOS and LOS: 0 for a missed pass)."""
     from datetime import timedelta
 
-    from sim.scenario import Scenario
     from sim.world.orbit import access_geometry
 
     scenario = Scenario.model_validate(result.scenario)
@@ -84,7 +86,7 @@ def _utc_ms(dt) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
-def run_context(scenario, duration_s: float) -> dict:
+def run_context(scenario: Scenario, duration_s: float) -> dict:
     """What a reader needs to know about how the run was set up, for metrics.json, the header and plot titles:
     ``description`` (the scenario's line plus every command-line change), ``overrides`` ({key: value}, the
     command line's changes in order) and, for a TLE orbit, ``tle`` {``epoch_utc``, ``start_offset_s``,
@@ -100,24 +102,6 @@ def run_context(scenario, duration_s: float) -> dict:
         out["tle"] = {"epoch_utc": iso_utc(epoch), "start_offset_s": round(offset, 3),
                       "end_offset_s": round(offset + duration_s, 3)}
     return out
-
-
-def overrides_text(overrides: dict) -> str:
-    """``{"radio.rate_bps": 4e6, "--station": ["A=1,2,3"]}`` -> ``"radio.rate_bps=4e6, --station A=1,2,3"``."""
-    parts = []
-    for key, value in overrides.items():
-        for v in value if isinstance(value, list) and key.startswith("--") else [value]:
-            parts.append(f"{key} {v}" if key.startswith("--") else f"{key}={_short(v)}")
-    return ", ".join(parts)
-
-
-def _short(value) -> str:
-    """A value as a reader wants it: numbers in %g, paths by their file name."""
-    if isinstance(value, float):  # 4e6 as written, not 4e+06
-        return f"{value:g}".replace("e+0", "e").replace("e+", "e").replace("e-0", "e-")
-    if isinstance(value, str) and "/" in value:
-        return Path(value).name
-    return str(value)
 
 
 def _tle_line(tle: dict) -> str:

@@ -7,8 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from sim.output.labels import overrides_text
 from sim.output.plots import _title
-from sim.output.report import overrides_text, run_context
+from sim.output.report import run_context
 from sim.scenario import load_scenario
 
 REPO = Path(__file__).resolve().parents[2]
