@@ -63,3 +63,21 @@ def test_bad_station_csv_is_one_line(tmp_path, text, needle):
     f.write_text(text)
     with pytest.raises(ScenarioError, match=needle):
         load_scenario("leo", stations_file=f)
+
+
+def test_cli_station_flags_reach_the_run(tmp_path):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    f = tmp_path / "gs.csv"
+    f.write_text("name,lat_deg,lon_deg,alt_m\nSvalbard,78.23,15.41,450\n")
+    proc = subprocess.run([sys.executable, "-m", "sim.run", "--stations", str(f), "--station", "Kiruna=67.86,20.96,390",
+                           "--set", "camera.rows=128", "--set", "camera.cols=128", "--duration", "6h",
+                           "--fidelity", "statistical", "--json"],
+                          capture_output=True, text=True, cwd=Path(__file__).resolve().parents[2], timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    m = json.loads(proc.stdout)
+    assert set(m["contacts"]["per_station"]) == {"Svalbard", "Kiruna"}
+    assert m["overrides"]["--stations"] == str(f) and m["overrides"]["--station"] == ["Kiruna=67.86,20.96,390"]
