@@ -1,0 +1,1 @@
+"""Tests of the mission simulator: scenario, orbit, coding, CPU, engine, faults, command line."""

@@ -1,0 +1,1 @@
+"""Tests of trade studies: grid, execution (local and Dask), report, command line."""
