@@ -176,7 +176,7 @@ def find_passes(sat: Satrec, start: datetime, duration_s: float, lat: float, lon
     return out
 
 
-ACCESS_STEP_S = 5.0  # sampling of the slant range within a contact: the minimum is flat, so < 0.1 km off
+ACCESS_STEP_S = 5.0  # sampling of the slant range within a contact; the minimum is refined by a parabola
 
 
 def access_geometry(scenario: Scenario, contacts: list[tuple[float, float, str]]) -> list[dict[str, float]]:
@@ -185,7 +185,8 @@ def access_geometry(scenario: Scenario, contacts: list[tuple[float, float, str]]
     ``contacts``: (start_s, end_s, station) with merged station names joined by '+'; the AOS azimuth is from the
     first station named, the LOS azimuth from the last, the minimum range over every station named. Returns one
     dict a contact: ``aos_azimuth_deg``, ``los_azimuth_deg`` (degrees clockwise from true north, 0-360) and
-    ``min_range_km`` (km, sampled every ``ACCESS_STEP_S`` seconds and at both ends); NaN for a schedule orbit
+    ``min_range_km`` (km, sampled every ``ACCESS_STEP_S`` seconds and at both ends, the minimum refined by
+    :func:`_min_refined` to metres); NaN for a schedule orbit
     (no geometry) or a station name the scenario does not have.
     """
     nan = {"aos_azimuth_deg": math.nan, "los_azimuth_deg": math.nan, "min_range_km": math.nan}
@@ -197,21 +198,38 @@ def access_geometry(scenario: Scenario, contacts: list[tuple[float, float, str]]
     es = EarthSatellite.from_satrec(build_satellite(scenario.orbit, scenario.start), ts)
     t0 = ts.from_datetime(scenario.start)
     where = {st.name: es - wgs84.latlon(st.lat_deg, st.lon_deg, elevation_m=st.alt_m) for st in scenario.stations}
+    # One vectorised skyfield call per station over every contact's samples (a call per contact cost ~17 ms).
+    samples = [np.append(np.arange(start, end, ACCESS_STEP_S), end) for start, end, _ in contacts]
+    bounds = np.cumsum([0] + [len(x) for x in samples])
+    times = ts.tt_jd(t0.tt + np.concatenate(samples) / 86400.0)
+    ranges, azimuths = {}, {}
+    for name, vec in where.items():
+        _, az, dist = vec.at(times).altaz()
+        ranges[name], azimuths[name] = dist.km, az.degrees
     out = []
-    for start, end, names in contacts:
-        seen = [where[n] for n in names.split("+") if n in where]
+    for k, (_, _, names) in enumerate(contacts):
+        seen = [n for n in names.split("+") if n in where]
         if not seen:
             out.append(dict(nan))
             continue
-        t = np.append(np.arange(start, end, ACCESS_STEP_S), end)
-        times = ts.tt_jd(t0.tt + t / 86400.0)
-        ranges = [vec.at(times).altaz()[2].km for vec in seen]
-        _, az_aos, _ = seen[0].at(times[0]).altaz()
-        _, az_los, _ = seen[-1].at(times[-1]).altaz()
-        out.append({"aos_azimuth_deg": round(float(az_aos.degrees), 2),
-                    "los_azimuth_deg": round(float(az_los.degrees), 2),
-                    "min_range_km": round(float(min(np.min(r) for r in ranges)), 2)})
+        lo, hi = bounds[k], bounds[k + 1]
+        out.append({"aos_azimuth_deg": round(float(azimuths[seen[0]][lo]), 2),
+                    "los_azimuth_deg": round(float(azimuths[seen[-1]][hi - 1]), 2),
+                    "min_range_km": round(min(_min_refined(ranges[n][lo:hi]) for n in seen), 2)})
     return out
+
+
+def _min_refined(r: np.ndarray) -> float:
+    """The minimum of a range curve sampled every ``ACCESS_STEP_S``: the vertex of the parabola through the
+    lowest sample and its neighbours (the sampled minimum alone is up to ~0.4 km high at 5 s in LEO, where
+    range ~ sqrt(r0^2 + v^2 t^2) curves by v^2 / 2 r0 ~ 0.06 km/s^2); the sample itself at an end."""
+    i = int(np.argmin(r))
+    if 0 < i < len(r) - 2:  # the last step may be shorter than the others: keep the parabola off it
+        a, b, c = float(r[i - 1]), float(r[i]), float(r[i + 1])
+        curve = a - 2 * b + c
+        if curve > 0:
+            return b - (c - a) ** 2 / (8 * curve)
+    return float(r[i])
 
 
 def _elevation(es, station, t) -> float:
