@@ -11,7 +11,7 @@ import sys
 
 from flight.codecs.registry import CODEC_CHOICES
 from sim.mission.engine import EXACT_PACKET_BUDGET, FIDELITIES, contact_packets, resolve_run, run_simulation
-from sim.output.report import format_summary, metrics_json, write_outputs
+from sim.output.report import format_summary, metrics_json, run_context, write_outputs
 from sim.scenario import load_scenario, parse_duration, parse_overrides, shipped_scenarios
 from tools.cli import OneLineParser, run_cli
 from tools.files import check_writable
@@ -21,6 +21,7 @@ EXAMPLES = """examples:
   python -m sim.run --orbit leo --codec rice --duration 30d --out out/leo-rice
   python -m sim.run --orbit leo-svalbard --codec raw --set radio.rate_bps=4.3e6 --set link.packet_loss=0.05
   python -m sim.run --scenario my_mission.toml --codec rice --fidelity statistical --duration 7d --seed 3
+  python -m sim.run --tle sat.tle --station Kiruna=67.86,20.96,390,5 --duration 2d
 
 Scenario keys, units and defaults: docs/simulator.md."""
 
@@ -32,6 +33,16 @@ def build_parser() -> OneLineParser:
     where.add_argument("--orbit", metavar="NAME", default=None,
                        help=f"a shipped scenario: {', '.join(shipped_scenarios())} (default: leo)")
     where.add_argument("--scenario", metavar="FILE", help="a scenario TOML file (see docs/simulator.md)")
+    p.add_argument("--tle", metavar="FILE", help="fly the orbit of this two- or three-line TLE file (checksums "
+                                                  "verified); the run starts at its epoch unless --start is given")
+    p.add_argument("--start", metavar="UTC", help="start time, ISO 8601 UTC, e.g. 2026-01-15T00:00:00Z "
+                                                  "(the same as --set orbit.epoch=...)")
+    p.add_argument("--stations", metavar="FILE", help="ground stations from a TOML ([[stations]]) or CSV "
+                                                      "(name,lat_deg,lon_deg,alt_m[,min_elevation_deg]) file: "
+                                                      "they replace the scenario's")
+    p.add_argument("--station", dest="add_stations", action="append", default=[], metavar="NAME=LAT,LON,ALT[,MASK]",
+                   help="add a ground station (deg, deg east, m, mask deg; default mask 10), repeatable; one "
+                        "with the name of an existing station replaces it")
     p.add_argument("--codec", choices=CODEC_CHOICES, default="rice", help="onboard codec (default: rice)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override any scenario number, e.g. --set radio.rate_bps=4e6 (repeatable)")
@@ -66,7 +77,13 @@ def _seed(text: str) -> int:
 def run(argv: list[str] | None = None) -> int:
     """Every input is checked (scenario, frames, --out) before the simulation starts; outputs appear whole."""
     args = build_parser().parse_args(argv)
-    scenario = load_scenario(args.scenario or args.orbit or "leo", parse_overrides(args.overrides))
+    overrides = parse_overrides(args.overrides)
+    if args.tle:
+        overrides = {"orbit.tle_file": args.tle, **overrides}
+    if args.start:
+        overrides = {**overrides, "orbit.epoch": args.start}
+    scenario = load_scenario(args.scenario or args.orbit or "leo", overrides, stations_file=args.stations,
+                             add_stations=args.add_stations)
     duration = parse_duration(args.duration) if args.duration else None
     if args.out:
         check_writable(args.out)
@@ -77,6 +94,7 @@ def run(argv: list[str] | None = None) -> int:
             print(f"python -m sim.run: note: exact fidelity will build up to ~{packets:,.0f} packets; "
                   "consider --fidelity statistical", file=sys.stderr)
     result = run_simulation(scenario, args.codec, duration, args.seed, args.fidelity, progress=progress)
+    result.metrics.update(run_context(scenario, result.metrics["duration_s"]))
     if args.out:
         write_outputs(result, args.out)
     if args.json:

@@ -27,6 +27,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError
 
 from flight.errors import InputError
+from sim.tle import TleError, check_line, iso_utc, looks_like_tle, read_tle_file, tle_epoch
 
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
 FRAME_SUFFIXES = (".fits", ".fit", ".fts")
@@ -141,6 +142,8 @@ class OrbitConfig(_Table):
     bstar: Num = _f(0.0, "1/earth radii", ge=0.0, le=0.01, doc="SGP4 drag term (0: no decay)")
     tle_line1: Str = _f("", doc="TLE line 1 (kind = 'tle')")
     tle_line2: Str = _f("", doc="TLE line 2 (kind = 'tle')")
+    tle_file: Str = _f("", doc="two- or three-line TLE file: sets kind = 'tle' and both lines; the start defaults "
+                               "to its epoch")
     schedule_period_s: Num = _f(86400.0, "s", gt=0.0, doc="repeat period of the contact schedule")
     schedule_windows_s: Windows = _f([], "s", doc="[[start, end], ...] within each period (kind = 'schedule')")
     schedule_station: Str = _f("DSN", doc="name reported for scheduled contacts")
@@ -291,11 +294,19 @@ class Scenario(_Table):
     ground: GroundConfig = Field(default_factory=GroundConfig)
     faults: FaultsConfig = Field(default_factory=FaultsConfig)
     _source_path: str = PrivateAttr("")  # the file it was loaded from (not a key)
+    _overrides: dict = PrivateAttr(default_factory=dict)  # what the command line changed (not a key)
 
     @property
     def source_path(self) -> str:
         """The scenario file this was loaded from ('' when built in code)."""
         return self._source_path
+
+    @property
+    def overrides(self) -> dict[str, Any]:
+        """What the command line changed, in order: ``{"radio.rate_bps": 4e6, "--station": "Kiruna=..."}``
+        (``--set`` keys as given, ``--tle``, ``--start``, ``--stations`` and ``--station`` as flags); empty when
+        none. Shown in the printed header, the plot titles and metrics.json's ``description``."""
+        return dict(self._overrides)
 
     @property
     def start(self) -> datetime:
@@ -321,11 +332,17 @@ def shipped_scenarios() -> list[str]:
     return sorted(p.stem for p in SCENARIO_DIR.glob("*.toml"))
 
 
-def load_scenario(name_or_path: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
+def load_scenario(name_or_path: str | Path, overrides: dict[str, Any] | None = None, *,
+                  stations_file: str | Path | None = None, add_stations: list[str] | tuple[str, ...] = ()) -> Scenario:
     """Load a shipped scenario by name (``leo``) or a TOML file by path, apply ``{dotted.key: value}`` overrides.
 
     Override values may be Python values or strings written as on the command line (``"4e6"``, ``"fifo"``).
-    Relative frame folders resolve against the scenario file (or, from an override, the working directory).
+    Relative paths (frame folder, TLE file) resolve against the scenario file (or, from an override, the working
+    directory). In order: the file; ``stations_file`` (TOML or CSV, :func:`read_stations`) replaces its
+    stations; each ``add_stations`` item (``NAME=LAT,LON,ALT[,MASK]``, :func:`parse_station`) is added, or
+    replaces the station of the same name; then ``overrides`` (so ``stations.N.*`` reaches any of them). With an
+    orbit given as a TLE and no ``orbit.epoch`` beside it, the run starts at the TLE's epoch.
+    Raises ScenarioError (one line naming the file, flag or key).
     """
     path = _scenario_path(name_or_path)
     raw = _read_with_extends(path, set())
@@ -333,20 +350,137 @@ def load_scenario(name_or_path: str | Path, overrides: dict[str, Any] | None = N
     if isinstance(source, str) and source != "synthetic":
         raw["camera"]["source"] = str((path.parent / source).resolve())
     raw.setdefault("name", path.stem)
+    _apply_tle(raw, f"{path.name}: ")
     # Validate the file alone first, so an error names where the mistake is: the file, or a --set.
     _validated(raw, f"{path.name}: ")
-    if not overrides:
-        return _validated(raw, f"{path.name}: ", path)
-    raw = copy.deepcopy(raw)
+    shown: dict[str, Any] = {}
+    if stations_file is not None or add_stations:
+        raw = copy.deepcopy(raw)
+        if stations_file is not None:
+            raw["stations"] = read_stations(stations_file)
+            shown["--stations"] = str(stations_file)
+        for text in add_stations:
+            new = parse_station(text)
+            raw["stations"] = [st for st in raw.get("stations", []) if st.get("name") != new["name"]] + [new]
+            shown.setdefault("--station", [])
+            shown["--station"].append(text)
+        _validated(raw, "--station/--stations: ")
+    if overrides:
+        raw = copy.deepcopy(raw)
+        keys = set(overrides)
+        if keys & {"orbit.tle_file", "orbit.tle_line1", "orbit.tle_line2"} and "orbit.epoch" not in keys:
+            raw.get("orbit", {}).pop("epoch", None)  # a new TLE starts at its own epoch unless told otherwise
+        try:
+            for key, value in overrides.items():
+                value = parse_value(value) if isinstance(value, str) else value
+                if isinstance(value, datetime):  # TOML reads 2026-01-01T00:00:00Z as a date-time
+                    value = value.isoformat().replace("+00:00", "Z")
+                if key in ("camera.source", "orbit.tle_file") and isinstance(value, str) and value not in (
+                        "synthetic", ""):
+                    value = str(Path(value).resolve())
+                _set_path(raw, key, value)
+                shown[key] = value
+        except ScenarioError as exc:
+            raise ScenarioError(f"--set {exc}") from None
+        _apply_tle(raw, "--set: ")
+    scenario = _validated(raw, "--set: " if overrides else "--station/--stations: " if shown else f"{path.name}: ",
+                          path)
+    scenario._overrides = shown
+    return scenario
+
+
+def _apply_tle(raw: dict, origin: str) -> None:
+    """Read ``orbit.tle_file`` into ``kind``/``tle_line1``/``tle_line2`` (the file wins over lines beside it),
+    and give a TLE orbit without an ``epoch`` the TLE's own epoch. ScenarioError for a bad file or line."""
+    orbit = raw.get("orbit")
+    if not isinstance(orbit, dict):
+        return
     try:
-        for key, value in overrides.items():
-            value = parse_value(value) if isinstance(value, str) else value
-            if key == "camera.source" and isinstance(value, str) and value != "synthetic":
-                value = str(Path(value).resolve())
-            _set_path(raw, key, value)
-    except ScenarioError as exc:
-        raise ScenarioError(f"--set {exc}") from None
-    return _validated(raw, "--set: ", path)
+        if isinstance(orbit.get("tle_file"), str) and orbit["tle_file"]:
+            tle = read_tle_file(orbit["tle_file"])
+            orbit.update(kind="tle", tle_line1=tle.line1, tle_line2=tle.line2)
+        line1 = orbit.get("tle_line1")
+        if orbit.get("kind") == "tle" and "epoch" not in orbit and isinstance(line1, str) and line1:
+            epoch = tle_epoch(check_line(line1, 1, "orbit.tle_line1"), "orbit.tle_line1")
+            orbit["epoch"] = iso_utc(epoch)
+    except TleError as exc:
+        raise ScenarioError(f"{origin}{exc}") from None
+
+
+def _sets_tle(orbit: Any) -> bool:
+    """Whether a scenario file's [orbit] table gives a TLE (so a base file's epoch does not apply to it)."""
+    return isinstance(orbit, dict) and (orbit.get("kind") == "tle" or bool(orbit.get("tle_file"))
+                                        or "tle_line1" in orbit)
+
+
+def parse_station(text: str) -> dict[str, Any]:
+    """``"Kiruna=67.86,20.96,390"`` or with a mask ``"Kiruna=67.86,20.96,390,5"`` -> a [[stations]] table
+    (degrees, degrees east, metres, degrees). ScenarioError naming ``--station`` for anything else; the
+    ranges are checked with the scenario (``stations.N.lat_deg must be <= 90``)."""
+    name, sep, numbers = text.partition("=")
+    parts = [p.strip() for p in numbers.split(",")]
+    if not sep or not name.strip() or len(parts) not in (3, 4):
+        raise ScenarioError(f"--station {text!r}: expected NAME=LAT,LON,ALT[,MASK] (degrees, degrees east, metres, "
+                            "degrees), e.g. Kiruna=67.86,20.96,390,5")
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        raise ScenarioError(f"--station {text!r}: LAT, LON, ALT and MASK must be numbers") from None
+    keys = ["lat_deg", "lon_deg", "alt_m", "min_elevation_deg"]
+    return {"name": name.strip(), **dict(zip(keys, values, strict=False))}
+
+
+STATION_CSV_COLUMNS = ("name", "lat_deg", "lon_deg", "alt_m", "min_elevation_deg")
+
+
+def read_stations(path: str | Path) -> list[dict[str, Any]]:
+    """Ground stations from a file: TOML (``.toml``: ``[[stations]]`` tables with the scenario's station keys) or
+    CSV (any other name: a header row naming columns of :data:`STATION_CSV_COLUMNS`, ``min_elevation_deg``
+    optional, then one station a row). ScenarioError naming the file (and row) when it cannot be used."""
+    p = Path(path)
+    where = f"--stations {p}"
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError(f"{where}: not found") from None
+    except UnicodeDecodeError:
+        raise ScenarioError(f"{where}: not text (not UTF-8)") from None
+    except OSError as exc:
+        raise ScenarioError(f"{where}: cannot read ({exc.strerror})") from None
+    if p.suffix.lower() == ".toml":
+        try:
+            stations = tomllib.loads(text).get("stations")
+        except tomllib.TOMLDecodeError as exc:
+            raise ScenarioError(f"{where}: not valid TOML ({exc})") from None
+        if not isinstance(stations, list) or not stations:
+            raise ScenarioError(f"{where}: expected one or more [[stations]] tables")
+        return stations
+    import csv
+    import io
+
+    rows = list(csv.DictReader(io.StringIO(text)))
+    columns = set(rows[0]) if rows else set()
+    missing = [c for c in STATION_CSV_COLUMNS[:4] if c not in columns]
+    if not rows or missing:
+        raise ScenarioError(f"{where}: expected a CSV header with {', '.join(STATION_CSV_COLUMNS)} "
+                            f"(min_elevation_deg optional) and a row per station"
+                            + (f"; missing {', '.join(missing)}" if rows else ""))
+    unknown = sorted(c for c in columns if c not in STATION_CSV_COLUMNS)
+    if unknown:
+        raise ScenarioError(f"{where}: unknown column {unknown[0]} (columns: {', '.join(STATION_CSV_COLUMNS)})")
+    out = []
+    for i, row in enumerate(rows, start=2):
+        station: dict[str, Any] = {"name": (row["name"] or "").strip()}
+        for key in STATION_CSV_COLUMNS[1:]:
+            value = (row.get(key) or "").strip()
+            if not value and key == "min_elevation_deg":
+                continue
+            try:
+                station[key] = float(value)
+            except ValueError:
+                raise ScenarioError(f"{where}: line {i}: {key} must be a number (got {value!r})") from None
+        out.append(station)
+    return out
 
 
 def _validated(raw: dict, origin: str, path: Path | None = None) -> Scenario:
@@ -440,13 +574,19 @@ def _read_with_extends(path: Path, seen: set[Path]) -> dict:
         raise ScenarioError(f"scenario {path}: 'extends' loops back to itself")
     seen.add(path)
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
+        if looks_like_tle(text):
+            raise ScenarioError(f"scenario {path}: this is a TLE, not a scenario TOML: use --tle {path}") from None
         raise ScenarioError(f"scenario {path}: not valid TOML ({exc})") from None
     except UnicodeDecodeError:
         raise ScenarioError(f"scenario {path}: not valid TOML (not UTF-8 text)") from None
     except OSError as exc:
         raise ScenarioError(f"scenario {path}: cannot read ({exc.strerror})") from None
+    orbit = raw.get("orbit")
+    if isinstance(orbit, dict) and isinstance(orbit.get("tle_file"), str) and orbit["tle_file"]:
+        orbit["tle_file"] = str((path.parent / orbit["tle_file"]).resolve())
     base_name = raw.pop("extends", None)
     if base_name is None:
         return raw
@@ -460,6 +600,8 @@ def _read_with_extends(path: Path, seen: set[Path]) -> dict:
     src = base.get("camera", {}).get("source")
     if isinstance(src, str) and src != "synthetic":
         base["camera"]["source"] = str((base_path.parent / src).resolve())
+    if _sets_tle(raw.get("orbit")) and "epoch" not in raw["orbit"] and isinstance(base.get("orbit"), dict):
+        base["orbit"].pop("epoch", None)  # a TLE starts at its own epoch unless this file says otherwise
     return _merge(base, raw)
 
 
@@ -565,6 +707,12 @@ def _check(s: Scenario) -> None:
             raise ScenarioError("stations: an orbiting scenario needs at least one [[stations]] entry")
         if o.kind == "tle" and not (o.tle_line1.startswith("1 ") and o.tle_line2.startswith("2 ")):
             raise ScenarioError("orbit.tle_line1/tle_line2: kind = 'tle' needs both TLE lines")
+        if o.kind == "tle":
+            try:
+                check_line(o.tle_line1, 1, "orbit.tle_line1")
+                check_line(o.tle_line2, 2, "orbit.tle_line2")
+            except TleError as exc:
+                raise ScenarioError(str(exc)) from None
     folder = s.frame_folder()
     if folder is not None:
         if not folder.is_dir():

@@ -7,13 +7,22 @@ frame: its times, sizes, packets and final state), ``DIR/timeline.csv`` (storage
 
 from __future__ import annotations
 
+import bisect
 import csv
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 from sim.mission.records import CSV_FIELDS
+from sim.output.labels import overrides_text
+from sim.scenario import Scenario
+from sim.tle import iso_utc, tle_epoch
 from tools.files import staged_dir
+
+#: SGP4 from a TLE: ~1 km at the epoch, growing by 1-3 km a day (Vallado et al. 2006, "Revisiting Spacetrack
+#: Report #3", AIAA 2006-6753, section on accuracy). Beyond this many days the header warns.
+TLE_FAR_DAYS = 14.0
 
 
 def write_outputs(result, out_dir: str | Path) -> list[Path]:
@@ -30,14 +39,82 @@ def write_outputs(result, out_dir: str | Path) -> list[Path]:
         cols = list(result.timeline)
         _write_csv(tmp / names[2], cols, [dict(zip(cols, row, strict=True))
                                           for row in zip(*result.timeline.values(), strict=True)])
-        _write_csv(tmp / names[3], ["start_s", "end_s", "station", "max_elevation_deg", "missed", "outage_s"],
-                   result.contacts)
+        _write_csv(tmp / names[3], CONTACT_FIELDS, access_report(result))
         from sim.output import plots  # matplotlib only when plots are written
 
         plots.plot_storage(result, tmp / names[4])
         plots.plot_data(result, tmp / names[5])
         plots.plot_latency(result, tmp / names[6])
     return [out / name for name in names]
+
+
+#: contacts.csv: the engine's contact rows (first six) and the access report's columns (STK-style).
+CONTACT_FIELDS = ["start_s", "end_s", "station", "max_elevation_deg", "missed", "outage_s", "aos_utc", "los_utc",
+                  "duration_s", "aos_azimuth_deg", "los_azimuth_deg", "min_range_km", "bytes_sent"]
+
+
+def access_report(result: Any) -> list[dict]:
+    """The rows of contacts.csv: each contact of the run (merged over stations, as the radio works them) with
+    its UTC AOS and LOS (ISO 8601, ms), duration (s), azimuth at AOS and LOS (deg from north), highest
+    elevation in the window (deg), minimum slant range (km) and the packet bytes sent in it (with framing and
+    retransmissions, from the timeline's cumulative ``downlinked_bytes`` at AOS and LOS: 0 for a missed pass)."""
+    from datetime import timedelta
+
+    from sim.world.orbit import access_geometry
+
+    scenario = Scenario.model_validate(result.scenario)
+    rows = result.contacts
+    geo = access_geometry(scenario, [(c["start_s"], c["end_s"], c["station"]) for c in rows])
+    t = result.timeline.get("t_s", [])
+    sent = result.timeline.get("downlinked_bytes", [])
+
+    def sent_by(time_s: float) -> float:
+        i = bisect.bisect_right(t, time_s) - 1
+        return sent[i] if i >= 0 else 0
+
+    out = []
+    for c, g in zip(rows, geo, strict=True):
+        aos = scenario.start + timedelta(seconds=c["start_s"])
+        los = scenario.start + timedelta(seconds=c["end_s"])
+        out.append({**c, "aos_utc": _utc_ms(aos), "los_utc": _utc_ms(los),
+                    "duration_s": round(c["end_s"] - c["start_s"], 3), **g,
+                    "bytes_sent": int(sent_by(c["end_s"]) - sent_by(c["start_s"]))})
+    return out
+
+
+def _utc_ms(dt) -> str:
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+def run_context(scenario: Scenario, duration_s: float) -> dict:
+    """What a reader needs to know about how the run was set up, for metrics.json, the header and plot titles:
+    ``description`` (the scenario's line plus every command-line change), ``overrides`` ({key: value}, the
+    command line's changes in order) and, for a TLE orbit, ``tle`` {``epoch_utc``, ``start_offset_s``,
+    ``end_offset_s``}: seconds from the TLE epoch to the run's start and end (negative: before the epoch)."""
+    overrides = scenario.overrides
+    text = scenario.description or scenario.name
+    if overrides:
+        text += " | " + overrides_text(overrides)
+    out: dict = {"description": text, "overrides": overrides}
+    if scenario.orbit.kind == "tle":
+        epoch = tle_epoch(scenario.orbit.tle_line1)
+        offset = (scenario.start - epoch).total_seconds()
+        out["tle"] = {"epoch_utc": iso_utc(epoch), "start_offset_s": round(offset, 3),
+                      "end_offset_s": round(offset + duration_s, 3)}
+    return out
+
+
+def _tle_line(tle: dict) -> str:
+    a, b = tle["start_offset_s"] / 86400.0, tle["end_offset_s"] / 86400.0
+    if abs(a) < 1e-6:
+        where = f"the run starts at the TLE epoch {tle['epoch_utc']} and propagates {b:.2f} d after it"
+    else:
+        side = "after" if a > 0 else "before"
+        where = (f"TLE epoch {tle['epoch_utc']}: the run propagates from {abs(a):.2f} d {side} it "
+                 f"to {abs(b):.2f} d {'after' if b > 0 else 'before'} it")
+    if max(abs(a), abs(b)) > TLE_FAR_DAYS:
+        where += f" (WARNING: over {TLE_FAR_DAYS:g} d from the epoch; SGP4 errors grow 1-3 km a day)"
+    return f"  {where}"
 
 
 def metrics_json(metrics: dict) -> str:
@@ -99,6 +176,10 @@ def format_summary(metrics: dict) -> str:
         f"astroflight mission: {m['scenario']} | codec {m['codec']} | {m['fidelity']} | "
         f"{_dur(m['duration_s'])} from {m['start_utc']} | seed {m['seed']}",
     ]
+    if m.get("overrides"):
+        lines.append(f"  changed: {overrides_text(m['overrides'])}")
+    if m.get("tle"):
+        lines.append(_tle_line(m["tle"]))
     if m.get("run_note"):
         lines.append(f"  ({m['run_note']})")
     if m["fidelity"] == "statistical":

@@ -106,9 +106,11 @@ def headline_sentences(summary: Summary) -> list[str]:
     if "raw" not in summary.codecs():
         out = []
         for codec in summary.codecs():
-            parts = [f"{fmt_frames(e['codecs'][codec]['verified_per_day'])} {where(e)}".strip() for e in entries]
-            out.append(f"{codec} brings home " + "; ".join(parts) + " verified frames per day (raw not studied, so "
-                       "no gain over raw is given).")
+            parts = [(fmt_frames(e["codecs"][codec]["verified_per_day"]), where(e)) for e in entries]
+            first = f"{parts[0][0]} verified frames per day {parts[0][1]}".strip()
+            rest = [f"{n} {w}".strip() for n, w in parts[1:]]
+            out.append(f"{codec} brings home {_and([first, *rest])} (raw was not studied, so there is no gain "
+                       "over raw to give).")
         return out
     out = []
     for codec in codecs:
@@ -129,6 +131,16 @@ def headline_sentences(summary: Summary) -> list[str]:
     return out
 
 
+def _and(items: list[str]) -> str:
+    """``["a"]`` -> ``a``; ``["a", "b", "c"]`` -> ``a, b and c``."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def plural(n: float, word: str) -> str:
+    """``1 seed``, ``2 seeds``, ``0.5 days``: the number (%g) and the word, with an s unless the number is 1."""
+    return f"{n:g} {word}" if n == 1 else f"{n:g} {word}s"
+
+
 # -- document ---------------------------------------------------------------------------------------------------
 
 
@@ -138,9 +150,10 @@ def build_document(ctx: ReportContext) -> list[Block]:
     title = spec.title or f"Bandwidth trade study: {ctx.scenario_name or spec.scenario}"
     days = spec.duration_s / 86400.0
     doc: list[Block] = [Heading(1, title)]
-    doc.append(Para(f"{len(s.rows)} cells ({len(s.groups) // max(1, len(spec.codecs))} configurations x "
-                    f"{len(spec.codecs)} codecs x {spec.seeds} seeds), {days:g} simulated days each, "
-                    f"{spec.fidelity} fidelity. Generated {ctx.generated}."))
+    configs = len(s.groups) // max(1, len(spec.codecs))
+    doc.append(Para(f"{plural(len(s.rows), 'cell')} ({plural(configs, 'configuration')} x "
+                    f"{plural(len(spec.codecs), 'codec')} x {plural(spec.seeds, 'seed')}), "
+                    f"{plural(days, 'simulated day')} each, {spec.fidelity} fidelity. Generated {ctx.generated}."))
     doc.append(Heading(2, "Headline"))
     doc.extend(Para(t) for t in headline_sentences(s))
     ref = s.slice([s.primary] if s.primary else [])
@@ -219,7 +232,7 @@ def _inputs(ctx: ReportContext) -> list[Block]:
         "Codecs: " + ", ".join(spec.codecs),
         f"Seeds: {spec.seeds} per configuration; each seed is a hash of (scenario, overrides, swept values, seed "
         "index), shared by the codecs of a configuration so they see the same channel and missed passes",
-        f"Duration: {spec.duration_s:g} s ({spec.duration_s / 86400:g} days) per cell",
+        f"Duration: {spec.duration_s:g} s ({plural(spec.duration_s / 86400, 'day')}) per cell",
         f"Fidelity: {spec.fidelity}",
         f"Software: {ctx.software}",
         f"IDF model bundle: {ctx.model_hash}" if "idf" in spec.codecs else "IDF model bundle: not used",
@@ -228,9 +241,7 @@ def _inputs(ctx: ReportContext) -> list[Block]:
     if spec.fidelity == "statistical":
         out.append(Heading(3, "Calibration table (statistical fidelity)"))
         if ctx.calibration:
-            cols = [c for c in CALIBRATION_COLUMNS if any(c in row for row in ctx.calibration)]
-            cols += sorted({k for row in ctx.calibration for k in row} - set(cols))
-            out.append(Table(cols, [[_short(row.get(c)) for c in cols] for row in ctx.calibration], "calibration"))
+            out.extend(_calibration(ctx.calibration))
             out.append(Para("Per-frame compression ratio and CPU time are drawn from this table, measured by real "
                             "encodes of the scenario's frame source."))
         else:
@@ -238,6 +249,34 @@ def _inputs(ctx: ReportContext) -> list[Block]:
     if ctx.command:
         out.append(Heading(3, "Command"))
         out.append(Code(ctx.command))
+    return out
+
+
+#: Calibration column headers as a reader says them (the table must fit the page: no sideways scrolling).
+CALIBRATION_HEADERS = {"cpu_profile": "CPU", "coded_as": "coded as", "raw_bytes": "raw bytes",
+                       "coded_bytes": "coded bytes", "escaped_tiles": "escaped tiles",
+                       "cycles_per_pixel": "cycles/pixel", "cpu_s_per_frame": "CPU s/frame"}
+
+
+def _calibration(rows: list[dict[str, Any]]) -> list[Block]:
+    """The calibration table narrow enough for the page: a column with one value in every row (the CPU profile,
+    the raw frame size, no escaped tiles, frames coded as their codec) is said once in a sentence above it."""
+    cols = [c for c in CALIBRATION_COLUMNS if any(c in row for row in rows)]
+    cols += sorted({k for row in rows for k in row} - set(cols))
+    same = {c: _short(rows[0].get(c)) for c in cols
+            if len(rows) > 1 and c not in ("codec", "frame") and len({_short(r.get(c)) for r in rows}) == 1}
+    coded_as_codec = "coded_as" in cols and all(r.get("coded_as") == r.get("codec") for r in rows)
+    if coded_as_codec:
+        same.pop("coded_as", None)
+    shown = [c for c in cols if c not in same and not (c == "coded_as" and coded_as_codec)]
+    out: list[Block] = []
+    said = [f"{CALIBRATION_HEADERS.get(c, c)} {v}" for c, v in same.items()]
+    if coded_as_codec:
+        said.append("every frame coded by its own codec")
+    if said:
+        out.append(Para("In every row: " + ", ".join(said) + "."))
+    out.append(Table([CALIBRATION_HEADERS.get(c, c) for c in shown], [[_short(r.get(c)) for c in shown] for r in rows],
+                     "calibration"))
     return out
 
 
@@ -342,7 +381,7 @@ CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:1100px;margin:2em auto;
 padding:0 1em;color:#222;line-height:1.45}
 table{border-collapse:collapse;margin:.6em 0 1.2em;font-size:.9em}
-th,td{border:1px solid #ccc;padding:.25em .6em;text-align:right}
+th,td{border:1px solid #ccc;padding:.25em .6em;text-align:right}td{white-space:nowrap}
 th{background:#f2f2f2}td:first-child,th:first-child{text-align:left}
 img{max-width:100%;height:auto;display:block;margin:.4em 0}
 code,pre{background:#f6f6f6;padding:.2em .4em;font-size:.88em;white-space:pre-wrap;word-break:break-all}
