@@ -114,7 +114,7 @@ def test_flight_has_no_command_line_code() -> None:
 
 
 #: sim/'s rooms, bottom up: a module may import its own room and the ones below it, never one above.
-SIM_LAYERS = {"sim.scenario": 0, "sim.cache": 0, "sim.world": 1, "sim.mission": 2, "sim.output": 3,
+SIM_LAYERS = {"sim.scenario": 0, "sim.tle": 0, "sim.cache": 0, "sim.world": 1, "sim.mission": 2, "sim.output": 3,
               "sim.study": 4, "sim.run": 5}
 
 
