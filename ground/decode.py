@@ -5,8 +5,9 @@ Example::
 
     astroflight-decode pass.bin --out products/ --json
 
-Exit code 0 when every frame is verified, 1 when some are not, 2 for usage errors and unreadable input
-(one line on stderr: the convention of ``tools.cli``).
+Exit code 0 when every frame is verified and written, 1 when some are not, 2 for usage errors and unreadable
+input (one line on stderr: the convention of ``tools.cli``). Hostile streams cost a bounded multiple of their
+size (``ground.budget``); product names are unique in a run (``ground.names``).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def build_parser() -> OneLineParser:
         description="Reassemble frames from a CCSDS packet stream (packets in any order; damaged ones are "
         "dropped by their CRC), decode every complete tile, verify each frame bit-exact against its checksum "
         "and write DIR/<name>.fits per verified frame (<name>.incomplete.fits / <name>.corrupt.fits otherwise, "
-        "with a MASK extension) and DIR/report.json.",
+        "with a MASK extension; <name>_<frame id> when names collide) and DIR/report.json.",
         epilog="example: python -m ground.decode pass.bin --out products/ --json",
     )
     p.add_argument("stream", metavar="STREAM.bin", help="packet stream written by tools.encode or the simulator")
