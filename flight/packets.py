@@ -8,9 +8,13 @@ Ground parses packets one by one (``parse_packet``) or resynchronises through a 
 
 from __future__ import annotations
 
+import binascii
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
 
 from flight.checksums import crc16_ccsds
 from flight.container import MAX_TILES
@@ -175,7 +179,7 @@ def _plausible_header(data: bytes | memoryview, pos: int) -> int:
     return total
 
 
-def parse_packet(data: bytes) -> Packet | None:
+def parse_packet(data: bytes | memoryview) -> Packet | None:
     """A Packet if ``data`` is exactly one valid packet (plausible header, right length, CRC matches), else None."""
     total = _plausible_header(data, 0)
     if total == 0 or total != len(data):
@@ -201,22 +205,168 @@ class StreamStats:
 
 
 def iter_stream(data: bytes, stats: StreamStats | None = None) -> Iterator[Packet]:
-    """Valid packets of a concatenated stream; skips damaged packets by resynchronising byte by byte."""
+    """Valid packets of a concatenated stream; skips damaged bytes by resynchronising at the next valid packet.
+
+    Accepts exactly the packets the plain byte-by-byte search would (the first offset after a bad one where
+    :func:`parse_packet` succeeds), in time linear in ``len(data)``: while in sync a packet costs its own CRC;
+    once sync is lost, :class:`_Resync` decides for a whole block of offsets at once which ones start a valid
+    packet (``docs/reliability.md``, "Resync").
+    """
     stats = stats if stats is not None else StreamStats()
     view = memoryview(data)
+    scan = _Resync(view)
     pos = 0
     in_gap = False
     while pos < len(view):
         total = _plausible_header(view, pos)
-        packet = parse_packet(bytes(view[pos : pos + total])) if total and pos + total <= len(view) else None
+        packet = None
+        if total and pos + total <= len(view) and scan.may_start(pos):
+            packet = parse_packet(view[pos : pos + total])
+            if packet is None:
+                scan.failed_at(pos)
         if packet is None:
             if not in_gap:
                 stats.resyncs += 1
                 in_gap = True
-            stats.bad_bytes += 1
-            pos += 1
+            nxt = scan.next_start(pos + 1)
+            stats.bad_bytes += nxt - pos
+            pos = nxt
             continue
         in_gap = False
         stats.packets += 1
         pos += total
         yield packet
+
+
+#: Offsets are judged in blocks of this many start positions once sync is lost (a power of two; tests shrink it).
+RESYNC_BLOCK = 1 << 16
+_CHECKPOINT = 64  # prefix CRC values are computed in C every 64 octets, the rest in 63 vectorised steps
+_CRC_POLY = 0x11021  # x^16 + x^12 + x^5 + 1, CRC-16/IBM-3740 (docs/formats.md)
+
+
+@lru_cache(maxsize=1)
+def _crc_tables() -> tuple[np.ndarray, np.ndarray]:
+    """(byte table T, powers X): T[b] = CRC register after byte b from 0; X[n] = x^(8n) mod P for n <= MAX_PACKET.
+
+    Both as uint32. X[n] is the register after ``n`` zero octets from register 1 (``binascii.crc_hqx``).
+    """
+    table = np.array([binascii.crc_hqx(bytes([b]), 0) for b in range(256)], dtype=np.uint32)
+    powers = np.empty(MAX_PACKET + 1, dtype=np.uint32)
+    reg = 1
+    for n in range(MAX_PACKET + 1):
+        powers[n] = reg
+        reg = binascii.crc_hqx(b"\0", reg)
+    return table, powers
+
+
+def _mulmod(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a(x) * b(x) mod P(x) over GF(2), element-wise, for uint32 arrays of 16-bit values."""
+    prod = np.zeros_like(a)
+    for i in range(16):
+        prod ^= ((b >> i) & 1) * (a << i)
+    for i in range(30, 15, -1):
+        prod ^= ((prod >> i) & 1) * np.uint32(_CRC_POLY << (i - 16))
+    return prod
+
+
+def _prefix_crc(view: memoryview, start: int, stop: int) -> np.ndarray:
+    """R[j] = CRC-16 register (init 0xFFFF) after ``view[start:start + j]``, for 0 <= j <= stop - start; uint32.
+
+    C-speed ``crc_hqx`` gives every 64th value; the 63 between are filled by one vectorised table step each.
+    """
+    table, _ = _crc_tables()
+    n = stop - start
+    blocks = n // _CHECKPOINT + 1
+    checkpoints = np.empty(blocks, dtype=np.uint32)
+    reg = 0xFFFF
+    for k in range(blocks):
+        checkpoints[k] = reg
+        lo = start + k * _CHECKPOINT
+        reg = binascii.crc_hqx(view[lo : min(lo + _CHECKPOINT, stop)], reg)
+    raw = np.zeros(blocks * _CHECKPOINT, dtype=np.uint32)
+    raw[:n] = np.frombuffer(view[start:stop], dtype=np.uint8)
+    raw = raw.reshape(blocks, _CHECKPOINT)
+    out = np.empty((blocks, _CHECKPOINT), dtype=np.uint32)
+    out[:, 0] = checkpoints
+    for j in range(1, _CHECKPOINT):
+        prev = out[:, j - 1]
+        out[:, j] = ((prev << 8) & 0xFFFF) ^ table[(prev >> 8) ^ raw[:, j - 1]]
+    return out.reshape(-1)[: n + 1]
+
+
+class _Resync:
+    """Which offsets of a stream start a valid packet, decided one block of offsets at a time, in linear time.
+
+    A block is examined only where sync was lost. Every offset in it is filtered at once (version, secondary
+    header flag, APID, length within the stream, part < part count <= MAX_PARTS: the rules of
+    :func:`_plausible_header` and :func:`parse_packet`), and the CRC of every survivor comes from prefix CRCs:
+    CRC(s[a:b]) = R[b] ^ (R[a] ^ 0xFFFF) * x^(8(b-a)) mod P, with R the register after s[block start:] (the CRC
+    is linear over GF(2)). A block of B offsets costs O(B + MAX_PACKET) whatever its packets claim, so hostile
+    garbage (every third offset claiming a 64 KiB packet) costs linear time, not 64 KiB of CRC per offset.
+    """
+
+    def __init__(self, view: memoryview) -> None:
+        self.view = view
+        self.block = -1
+        self.starts = np.empty(0, dtype=np.int64)  # sorted absolute offsets in ``self.block`` that start a packet
+
+    def may_start(self, pos: int) -> bool:
+        """False only where a block already examined says no packet starts at ``pos``."""
+        if pos // RESYNC_BLOCK != self.block:
+            return True
+        i = int(np.searchsorted(self.starts, pos))
+        return i < len(self.starts) and int(self.starts[i]) == pos
+
+    def failed_at(self, pos: int) -> None:
+        """A packet check at ``pos`` failed: examine its block so no other offset there is CRC'd on its own."""
+        self._load(pos // RESYNC_BLOCK)
+
+    def next_start(self, pos: int) -> int:
+        """The first offset >= ``pos`` where a valid packet starts, or ``len(view)``."""
+        n = len(self.view)
+        while pos < n:
+            self._load(pos // RESYNC_BLOCK)
+            i = int(np.searchsorted(self.starts, pos))
+            if i < len(self.starts):
+                return int(self.starts[i])
+            pos = (self.block + 1) * RESYNC_BLOCK
+        return n
+
+    def _load(self, block: int) -> None:
+        if block != self.block:
+            self.block, self.starts = block, _packet_starts(self.view, block * RESYNC_BLOCK,
+                                                            min(len(self.view), (block + 1) * RESYNC_BLOCK))
+
+
+def _packet_starts(view: memoryview, lo: int, hi: int) -> np.ndarray:
+    """Sorted offsets p in [lo, hi) where ``parse_packet(view[p:p + total])`` would succeed (int64)."""
+    n = len(view)
+    if hi - lo <= 0 or n - lo < OVERHEAD:
+        return np.empty(0, dtype=np.int64)
+    head = np.zeros(hi - lo + OVERHEAD, dtype=np.int64)
+    got = np.frombuffer(view[lo : min(n, hi + OVERHEAD)], dtype=np.uint8)
+    head[: len(got)] = got
+    m = hi - lo
+
+    def word(offset: int, size: int) -> np.ndarray:
+        out = np.zeros(m, dtype=np.int64)
+        for k in range(size):
+            out = (out << 8) | head[offset + k : offset + k + m]
+        return out
+
+    word1, length = word(0, 2), word(4, 2)
+    part, count = word(10, 4), word(14, 4)
+    pos = np.arange(lo, hi, dtype=np.int64)
+    total = length + PRIMARY.size + 1
+    ok = ((word1 >> 13) == 0) & ((word1 & (1 << 11)) != 0) & np.isin(word1 & APID_MASK, list(KNOWN_APIDS))
+    ok &= (total >= OVERHEAD) & (pos + total <= n) & (count != 0) & (count <= MAX_PARTS) & (part < count)
+    cand, total = pos[ok], total[ok]
+    if len(cand) == 0:
+        return cand
+    end = cand + total - CRC_LEN  # the CRC covers [cand, end) and is stored at end
+    prefix = _prefix_crc(view, lo, int(end.max()))
+    _, powers = _crc_tables()
+    got_crc = _mulmod(prefix[cand - lo] ^ 0xFFFF, powers[end - cand]) ^ prefix[end - lo]
+    stored = np.frombuffer(view, dtype=np.uint8)
+    want = (stored[end].astype(np.uint32) << 8) | stored[end + 1]
+    return cand[got_crc == want]

@@ -5,8 +5,9 @@ Example::
 
     astroflight-decode pass.bin --out products/ --json
 
-Exit code 0 when every frame is verified, 1 when some are not, 2 for usage errors and unreadable input
-(one line on stderr: the convention of ``tools.cli``).
+Exit code 0 when every frame is verified and written, 1 when some are not, 2 for usage errors and unreadable
+input (one line on stderr: the convention of ``tools.cli``). Hostile streams cost a bounded multiple of their
+size (``ground.budget``); product names are unique in a run (``ground.names``).
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ import json
 import sys
 from pathlib import Path
 
-from flight.errors import InputError
+from flight.errors import FormatError, InputError
 from flight.litert_kernels import KERNEL_SETS, require_kernels
 from flight.packets import StreamStats, iter_stream
-from ground.products import write_product
+from ground.budget import RunBudget
+from ground.names import ProductNames
+from ground.products import status_suffix, write_product
 from ground.reassembly import VERIFIED, Reassembler
 from tools.cli import EXIT_NOT_ALL_VERIFIED, EXIT_OK, OneLineParser, run_cli
 from tools.files import atomic_output, check_writable_dir
@@ -32,7 +35,7 @@ def build_parser() -> OneLineParser:
         description="Reassemble frames from a CCSDS packet stream (packets in any order; damaged ones are "
         "dropped by their CRC), decode every complete tile, verify each frame bit-exact against its checksum "
         "and write DIR/<name>.fits per verified frame (<name>.incomplete.fits / <name>.corrupt.fits otherwise, "
-        "with a MASK extension) and DIR/report.json.",
+        "with a MASK extension; <name>_<frame id> when names collide) and DIR/report.json.",
         epilog="example: python -m ground.decode pass.bin --out products/ --json",
     )
     p.add_argument("stream", metavar="STREAM.bin", help="packet stream written by tools.encode or the simulator")
@@ -56,29 +59,35 @@ def run(argv: list[str] | None = None) -> int:
         raise InputError(f"{path}: is a directory, expected a packet stream file")
     data = path.read_bytes()
     out = check_writable_dir(args.out)
-    ground = Reassembler(args.model, kernels=args.kernels)
+    budget = RunBudget(len(data))  # what this run may allocate and list (ground.budget)
+    ground = Reassembler(args.model, kernels=args.kernels, budget=budget)
     stats = StreamStats()
     for packet in iter_stream(data, stats):
         ground.add_packet(packet)
     if stats.packets == 0:
         raise InputError(f"{path}: no valid packets in the stream ({len(data)} bytes)")
     frames = []
-    names: set[str] = set()
+    names = ProductNames(out)  # unique file names in this run, never another frame's product
     for frame_id in ground.frame_ids():
         result = ground.result(frame_id)
-        if result.name in names:
-            result.name = f"{result.name}_{frame_id}"
-        names.add(result.name)
-        written = write_product(result, out)
+        try:  # a product that cannot be written costs only itself
+            file_name = None if result.pixels is None else names.claim(result.name, status_suffix(result), frame_id)
+            written, product_error = write_product(result, out, file_name), ""
+        except FormatError as exc:
+            written, product_error = None, f"product not written: {exc}"
+        except OSError as exc:
+            written, product_error = None, f"product not written: {exc.strerror or exc}"
         frames.append({
             "name": result.name, "status": result.status, "missing": result.missing,
             "path": str(written) if written else None, "frame_id": frame_id, "reason": result.reason,
+            "product_error": product_error,
             "missing_parts": result.missing_parts, "missing_packets": result.missing_packets,
             "corrupt_tiles": result.corrupt_tiles, "conflicting_parts": result.conflicting_parts,
             "missing_parts_count": result.missing_parts_count,
             "missing_tiles_count": result.missing_tiles_count,
             "parts_received": result.parts_received, "part_count": result.part_count,
         })
+        ground.forget(frame_id)  # its pixels are written: free them before the next frame
     report = {
         "stream": str(path),
         "frames": frames,
@@ -87,6 +96,7 @@ def run(argv: list[str] | None = None) -> int:
             "verified": sum(f["status"] == VERIFIED for f in frames),
             "incomplete": sum(f["status"] == "incomplete" for f in frames),
             "corrupt": sum(f["status"] == "corrupt" for f in frames),
+            "products_not_written": sum(bool(f["product_error"]) for f in frames),
             "packets_valid": stats.packets, "bytes_skipped": stats.bad_bytes, "resyncs": stats.resyncs,
             "duplicates": ground.stats.duplicates, "conflicts": ground.stats.conflicts,
             "malformed": ground.stats.malformed,
@@ -101,12 +111,13 @@ def run(argv: list[str] | None = None) -> int:
         for f in frames:
             extra = f"  missing: {', '.join(f['missing'][:8])}{' ...' if len(f['missing']) > 8 else ''}" \
                 if f["missing"] else ""
-            why = f"  ({f['reason']})" if f["reason"] else ""
+            why = "".join(f"  ({text})" for text in (f["reason"], f["product_error"]) if text)
             print(f"{f['status']:>10s}  {f['name']}{extra}{why}")
         s = report["summary"]
         print(f"{s['verified']}/{s['frames']} frames verified; {s['packets_valid']} valid packets, "
               f"{s['bytes_skipped']} damaged bytes skipped -> {out}")
-    return EXIT_OK if all(f["status"] == VERIFIED for f in frames) else EXIT_NOT_ALL_VERIFIED
+    ok = all(f["status"] == VERIFIED and not f["product_error"] for f in frames)
+    return EXIT_OK if ok else EXIT_NOT_ALL_VERIFIED
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from flight.checksums import pixels_be
+from flight.errors import FormatError
 from ground.reassembly import VERIFIED, FrameResult
 from tools.files import atomic_output
 
@@ -20,9 +21,14 @@ from tools.files import atomic_output
 BLOCK = 2880
 
 
+def status_suffix(result: FrameResult) -> str:
+    """``.fits`` when verified, ``.<status>.fits`` otherwise."""
+    return ".fits" if result.status == VERIFIED else f".{result.status}.fits"
+
+
 def product_name(result: FrameResult) -> str:
     """File name of a frame's product: ``<name>.fits`` when verified, ``<name>.<status>.fits`` otherwise."""
-    return f"{result.name}.fits" if result.status == VERIFIED else f"{result.name}.{result.status}.fits"
+    return result.name + status_suffix(result)
 
 
 def card(keyword: str, value: bool | int | str, comment: str = "") -> bytes:
@@ -81,17 +87,40 @@ def product_bytes(result: FrameResult) -> bytes:
     return b"".join(parts)
 
 
-def write_product(result: FrameResult, folder: str | Path) -> Path | None:
+def write_product(result: FrameResult, folder: str | Path, file_name: str | None = None) -> Path | None:
     """Write the frame as FITS (atomically); None when nothing was decoded (no header, no pixels).
+
+    Raises FormatError when the cards or the file fail FITS verification, OSError when the file cannot be
+    written; nothing is left under the product's name in either case.
 
     A frame that is not verified is written only under a name that says so (``.incomplete.fits`` or
     ``.corrupt.fits``), with ``AFSTATUS`` in its header and a ``MASK`` extension marking decoded pixels, so a
-    partial frame can never be mistaken for a verified one.
+    partial frame can never be mistaken for a verified one. ``file_name`` (from ``ground.names.ProductNames``,
+    unique in the run) replaces :func:`product_name`.
     """
     if result.header is None or result.pixels is None:
         return None
-    path = Path(folder) / product_name(result)
+    path = Path(folder) / (file_name or product_name(result))
     data = product_bytes(result)
     with atomic_output(path) as fh:
         fh.write(data)
+        fh.flush()
+        _check_read_back(fh.name, result)
     return path
+
+
+def _check_read_back(path: str, result: FrameResult) -> None:
+    """FormatError unless the file at ``path`` reads back (astropy) as the frame's stored pixels and status: the
+    product is never renamed into place if its header would make a reader see other pixels."""
+    from astropy.io import fits
+
+    try:
+        with fits.open(path, do_not_scale_image_data=True, memmap=False) as hdul:
+            data, status = hdul[0].data, hdul[0].header.get("AFSTATUS")
+            same = (data is not None and data.dtype.newbyteorder("=") == result.pixels.dtype.newbyteorder("=")
+                    and data.size == result.pixels.size
+                    and np.array_equal(data.reshape(result.pixels.shape), result.pixels))
+    except Exception as exc:  # astropy raises several types on a file it cannot read
+        raise FormatError(f"product does not read back as FITS: {exc}") from None
+    if not same or status != result.status.upper():
+        raise FormatError("product does not read back as the frame's pixels and status")

@@ -34,6 +34,8 @@ from flight.packets import (
     parse_packet,
     wrap_seq,
 )
+from ground.budget import ALWAYS_LISTED, RunBudget
+from ground.cards import cards_problem
 
 #: A frame's pixel buffer is allocated only if it is this small, or small against the bytes that arrived.
 ALLOC_FREE_BYTES = 64 << 20
@@ -123,13 +125,17 @@ class Reassembler:
     ``idf_model`` is the model bundle folder the ground holds (None = the default bundle) and ``kernels`` the
     kernel set its networks run on ("numba" or "litert", :mod:`flight.litert_kernels`). ``wrap_codec``, if
     given, wraps every tile decoder the ground builds (the simulator uses it to memoise repeated tiles).
+    ``budget``, if given, bounds the pixel bytes allocated and the missing entries listed over all frames
+    (``ground.budget``: what a decode run of untrusted bytes may cost).
     """
 
     def __init__(self, idf_model: str | None = None,
-                 wrap_codec: Callable[[TileCodec], TileCodec] | None = None, kernels: str = "numba") -> None:
+                 wrap_codec: Callable[[TileCodec], TileCodec] | None = None, kernels: str = "numba",
+                 budget: RunBudget | None = None) -> None:
         self.idf_model = idf_model
         self.kernels = kernels
         self.wrap_codec = wrap_codec
+        self.budget = budget
         self.stats = GroundStats()
         self._frames: dict[int, _FrameState] = {}
         self._codecs: dict[tuple, TileCodec] = {}
@@ -206,8 +212,16 @@ class Reassembler:
         return state.result
 
     # -- decoding ---------------------------------------------------------------------------------------
+    def _list_cap(self) -> int:
+        """How many missing entries this frame may list (MAX_LISTED, or what is left of the run's budget)."""
+        if self.budget is None:
+            return MAX_LISTED
+        return min(MAX_LISTED, max(ALWAYS_LISTED, self.budget.entries_left))
+
     def _decode(self, frame_id: int, state: _FrameState) -> FrameResult:
-        missing_parts, n_missing = _gaps(sorted(state.parts), state.part_count)
+        missing_parts, n_missing = _gaps(sorted(state.parts), state.part_count, self._list_cap())
+        if self.budget is not None:
+            self.budget.take_entries(len(missing_parts))
         res = FrameResult(frame_id=frame_id, name=f"frame{frame_id:08d}", status=INCOMPLETE,
                           missing_parts=missing_parts, parts_received=len(state.parts),
                           part_count=state.part_count, missing_parts_count=n_missing)
@@ -228,6 +242,10 @@ class Reassembler:
         if header.frame_id != frame_id:
             res.status, res.reason = CORRUPT, "frame id in header differs from the packets'"
             return res
+        problem = cards_problem(header.cards)  # cards that could not be written as sent make the frame corrupt
+        if problem:
+            res.status, res.reason = CORRUPT, problem
+            return res
         dtype = BITPIX_DTYPES[header.bitpix]
         raw_size = header.rows * header.cols * dtype.itemsize
         if raw_size > ALLOC_FREE_BYTES and raw_size > ALLOC_PER_RECEIVED_BYTE * state.received_bytes:
@@ -241,25 +259,38 @@ class Reassembler:
         except (ModelError, FormatError) as exc:
             res.status, res.reason = CORRUPT, str(exc)
             return res
-        pixels = np.zeros((header.rows, header.cols), dtype=dtype)
-        mask = np.zeros((header.rows, header.cols), dtype=bool)
         done: list[int] = []  # tiles decoded and CRC-checked
         items = {}
         for index in sorted(item - 1 for item in state.item_length if item >= 1):  # only tiles that sent data
             item = _assemble(state, index + 1, header.max_item_length(index))
             if item is not None:
                 items[index] = item
-        for index, tile in _decode_tiles(items, codec, header).items():
-            if tile is None:
-                res.corrupt_tiles.append(index)
-                continue
-            rs, cs = header.tile_slices(index)
-            pixels[rs, cs] = tile
-            mask[rs, cs] = True
-            done.append(index)
-        res.corrupt_tiles.sort()
-        res.pixels, res.mask = pixels, mask
-        res.missing_tiles, res.missing_tiles_count = _gaps(sorted(done + res.corrupt_tiles), header.n_tiles)
+        charge = header.rows * header.cols * (dtype.itemsize + 1)  # pixels and mask
+        if items and self.budget is not None and not self.budget.take_bytes(charge):
+            res.status = INCOMPLETE if n_missing else CORRUPT
+            res.reason = (f"not decoded: the run's budget of {self.budget.bytes_allowed} pixel bytes for "
+                          f"{self.budget.input_bytes} stream bytes is spent ({charge} more needed)")
+            res.missing_tiles, res.missing_tiles_count = _gaps(sorted(items), header.n_tiles, self._list_cap())
+            self.budget.take_entries(len(res.missing_tiles))
+            return res
+        tiles = _decode_tiles(items, codec, header)
+        good = {index: tile for index, tile in tiles.items() if tile is not None}
+        res.corrupt_tiles = sorted(index for index, tile in tiles.items() if tile is None)
+        if good:  # a frame with no decoded tile gets no pixel buffer and no product
+            pixels = np.zeros((header.rows, header.cols), dtype=dtype)
+            mask = np.zeros((header.rows, header.cols), dtype=bool)
+            for index, tile in good.items():
+                rs, cs = header.tile_slices(index)
+                pixels[rs, cs] = tile
+                mask[rs, cs] = True
+                done.append(index)
+            res.pixels, res.mask = pixels, mask
+        elif items and self.budget is not None:
+            self.budget.give_back_bytes(charge)
+        cap = self._list_cap()
+        res.missing_tiles, res.missing_tiles_count = _gaps(sorted(done + res.corrupt_tiles), header.n_tiles, cap)
+        if self.budget is not None:
+            self.budget.take_entries(len(res.missing_tiles))
         if res.missing_tiles_count and not n_missing:  # nothing left to wait for: the tile data are inconsistent
             res.corrupt_tiles = sorted(res.corrupt_tiles + res.missing_tiles)
             res.missing_tiles, res.missing_tiles_count = [], 0
@@ -278,7 +309,7 @@ class Reassembler:
                 f"{state.conflicts} packets conflict ({parts} arrived again with different bytes or part count): "
                 f"another frame uses frame id {frame_id}")
             return res
-        if frame_digest(pixels, header.identity()) != header.checksum:
+        if frame_digest(res.pixels, header.identity()) != header.checksum:
             res.status, res.reason = CORRUPT, "frame checksum mismatch"
             return res
         res.status, res.reason = VERIFIED, ""

@@ -27,6 +27,7 @@ from flight.packets import DEFAULT_PACKET, MAX_PACKET, MIN_PACKET, Packetizer
 from tools.cli import OneLineParser, parse_tile, run_cli
 from tools.files import atomic_output
 from tools.fits_input import read_fits
+from tools.fits_limits import check_fits_limits
 
 PROG = "python -m tools.encode"
 
@@ -88,6 +89,8 @@ def run(argv: list[str] | None = None) -> int:
         raise InputError(f"unknown codec {args.codec!r} (choose from {', '.join(CODEC_CHOICES)})")
     if not MIN_PACKET <= args.packet_size <= MAX_PACKET:
         raise InputError(f"--packet-size must be between {MIN_PACKET} and {MAX_PACKET}")
+    for path in args.files:  # the container's limits, from the headers, before any pixel is allocated
+        check_fits_limits(path)
     inputs = [read_fits(path) for path in args.files]  # read everything before writing
     frames = [f for one in inputs for f in one.frames]
     skipped = [{"file": str(one.path), "hdu": hdu, "reason": why} for one in inputs for hdu, why in one.skipped]

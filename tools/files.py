@@ -3,7 +3,8 @@
 Why: a run that fails (bad input, a full disk, Ctrl-C, a killed worker) must never leave a partial file or a
 folder that looks like a result under the name the user asked for. Everything is written under a temporary
 name in the destination's own folder (same file system, so the final ``os.replace`` is atomic) and renamed
-only when the block that writes it finishes; on any exception the temporary file or folder is removed.
+only when the block that writes it finishes; on any exception the temporary file or folder is removed. Files
+and folders get the mode ``open()`` and ``mkdir()`` would give them under the user's umask (not mkstemp's 0600).
 
 - :func:`atomic_path`: the primitive. A temporary file beside the destination, replacing it on success. Its
   name is hidden and ends in ``.tmp`` (a reader globbing ``*.json`` never sees it), unless ``keep_suffix``
@@ -32,9 +33,25 @@ def _temp_file_beside(final: Path, keep_suffix: bool = False) -> Path:
     """A new empty hidden file in ``final``'s folder (ending in ``.tmp``, or ``.tmp`` + ``final``'s suffix);
     OSError if it cannot be made."""
     suffix = f".tmp{final.suffix}" if keep_suffix else ".tmp"
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=suffix, dir=final.parent)
-    os.close(fd)
+    fd, tmp = tempfile.mkstemp(prefix=f".{_short(final.name)}.", suffix=suffix, dir=final.parent)
+    try:
+        os.fchmod(fd, 0o666 & ~current_umask())  # mkstemp makes 0600; outputs get the mode open() would give
+    finally:
+        os.close(fd)
     return Path(tmp)
+
+
+def current_umask() -> int:
+    """The process's file-mode creation mask (read by setting it and putting it back at once)."""
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
+
+
+def _short(name: str, limit: int = 64) -> str:
+    """The first ``limit`` UTF-8 bytes of ``name`` (at a character boundary): temporary names built from a final
+    name of up to NAME_MAX (255) bytes must still fit the file system's limit."""
+    return name.encode("utf-8")[:limit].decode("utf-8", errors="ignore")
 
 
 @contextlib.contextmanager
@@ -109,7 +126,8 @@ def staged_dir(out: str | Path, flag: str = "--out") -> Iterator[Path]:
             tmp = Path(tempfile.mkdtemp(prefix=".astroflight-tmp-", dir=final))
         else:
             final.parent.mkdir(parents=True, exist_ok=True)
-            tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
+            tmp = Path(tempfile.mkdtemp(prefix=f".{_short(final.name)}.tmp-", dir=final.parent))
+        os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes 0700; the folder gets the mode mkdir() would give
     except OSError as exc:
         _remove_empty(made)
         raise InputError(f"{flag} {out}: cannot create ({exc.strerror or exc})") from None

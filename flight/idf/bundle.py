@@ -6,6 +6,10 @@ and ``bundle.sha256``.  Its identity is :func:`bundle_digest`: SHA-256 over ever
 ``bundle.sha256``, taken in byte order of the file name, each contributing ``name LF size LF contents``.  Frames
 carry that digest; the ground refuses a frame whose digest differs from the bundle it holds.
 
+A bundle folder holds exactly those files: every entry is a regular file (no symlink, FIFO, device or folder)
+with a plain name, and every network file the manifest names is a plain name of a file in the folder, so the
+digest covers exactly the files the codec uses. Every read is capped (``MAX_FILE_BYTES``, ``MAX_MANIFEST_BYTES``).
+
 Loading recomputes the digest and compares it with ``bundle.sha256``, checks that the manifest's integer spec
 equals ``flight.idf.spec`` (a bundle made for another transform is refused), parses every network with
 ``flight.int8net`` (a truncated or corrupt file is refused) and checks the tables' invariants.  Every failure is
@@ -15,7 +19,11 @@ an :class:`IdfBundleError` (a ``ModelError``: the command-line tools print it on
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import os
+import stat
+import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +44,10 @@ DEFAULT_BUNDLE = Path(__file__).resolve().parents[2] / "models" / "bundles" / "d
 #: The integer spec constants a bundle records and a loader checks against :mod:`flight.idf.spec`.
 SPEC_KEYS = ("S_MAX", "COMP_LIN", "COMP_MAX", "OUT_FRAC_BITS", "K0", "KSTEP", "KMAX", "N_PHASE", "N_NETSETS",
              "BETA_BITS", "BETA_ZERO", "BETA_STEP", "ALPHA_BITS", "ALPHA_WEIGHTS", "ALPHA_CONST", "NET_KINDS")
+#: Largest file a bundle may hold: 64 MiB (the shipped networks are 4-7 KB, its tables 103 KB).
+MAX_FILE_BYTES = 64 << 20
+#: Largest manifest.json (the shipped one is 12 KB).
+MAX_MANIFEST_BYTES = 1 << 20
 HASH_RULE = {"file": HASH_FILE, "algorithm": "sha256",
              "covers": "every file of the bundle folder except bundle.sha256, in byte order of name: "
                        "name, LF, decimal size, LF, contents"}
@@ -82,6 +94,8 @@ class Manifest:
             d = json.loads(text)
         except ValueError as exc:
             raise IdfBundleError(f"unreadable {MANIFEST} ({exc})") from exc
+        except RecursionError:
+            raise IdfBundleError(f"unreadable {MANIFEST} (nested too deeply)") from None
         if not isinstance(d, dict) or d.get("format") != FORMAT or d.get("version") != VERSION:
             raise IdfBundleError(f"not a version-{VERSION} astroflight IDF bundle")
         known = set(cls.__dataclass_fields__)
@@ -91,16 +105,53 @@ class Manifest:
             raise IdfBundleError(f"{MANIFEST} lacks a field ({exc})") from exc
 
 
+def read_bundle_file(folder: str | Path, name: str, cap: int | None = None) -> bytes:
+    """The bytes of the bundle file ``name``; IdfBundleError unless ``name`` is a plain file name in ``folder``
+    (no path, not hidden) of a regular file (not a symlink, FIFO or device) of at most ``cap`` bytes
+    (default ``MAX_FILE_BYTES``)."""
+    cap = MAX_FILE_BYTES if cap is None else cap
+    if not isinstance(name, str) or not name or name != Path(name).name or name.startswith(".") or "\\" in name:
+        raise IdfBundleError(f"bundle {folder}: file name {name!r} is not a plain name inside the bundle folder")
+    path = Path(folder) / name
+    try:
+        info = os.lstat(path)
+    except OSError as exc:
+        raise IdfBundleError(f"bundle {folder}: cannot read {name} ({exc.strerror or exc})") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise IdfBundleError(f"bundle {folder}: {name} is not a regular file (symlink, FIFO, device or folder)")
+    if info.st_size > cap:
+        raise IdfBundleError(f"bundle {folder}: {name} is {info.st_size} bytes, more than the {cap} allowed")
+    try:
+        with open(path, "rb", opener=lambda p, flags: os.open(p, flags | getattr(os, "O_NOFOLLOW", 0))) as fh:
+            data = fh.read(cap + 1)
+    except OSError as exc:
+        raise IdfBundleError(f"bundle {folder}: cannot read {name} ({exc.strerror or exc})") from None
+    if len(data) > cap:
+        raise IdfBundleError(f"bundle {folder}: {name} grew past the {cap} bytes allowed while read")
+    return data
+
+
 def bundle_digest(folder: str | Path) -> bytes:
-    """SHA-256 identity of a bundle folder (see the module docstring for exactly what is hashed)."""
+    """SHA-256 identity of a bundle folder (see the module docstring for exactly what is hashed).
+
+    IdfBundleError when an entry is not a regular file with a plain name, or exceeds ``MAX_FILE_BYTES``.
+    """
     folder = Path(folder)
     h = hashlib.sha256()
-    for p in sorted((p for p in folder.iterdir() if p.is_file() and p.name != HASH_FILE),
-                    key=lambda p: p.name.encode()):
-        data = p.read_bytes()
-        h.update(p.name.encode() + b"\n" + str(len(data)).encode() + b"\n")
+    try:
+        names = sorted((p.name for p in folder.iterdir() if p.name != HASH_FILE), key=lambda n: n.encode())
+    except OSError as exc:
+        raise IdfBundleError(f"bundle {folder}: cannot list ({exc.strerror or exc})") from None
+    for name in names:
+        data = read_bundle_file(folder, name)
+        h.update(name.encode() + b"\n" + str(len(data)).encode() + b"\n")
         h.update(data)
     return h.digest()
+
+
+def names_in(folder: str | Path) -> list[str]:
+    """Names of the entries of a bundle folder other than ``bundle.sha256``."""
+    return [p.name for p in Path(folder).iterdir() if p.name != HASH_FILE]
 
 
 @dataclass
@@ -152,7 +203,7 @@ def load_bundle(folder: str | Path | None = None) -> Bundle:
     if not hash_path.is_file():
         raise IdfBundleError(f"IDF model bundle {folder} has no {HASH_FILE}")
     try:
-        recorded = bytes.fromhex(hash_path.read_text().strip())
+        recorded = bytes.fromhex(read_bundle_file(folder, HASH_FILE, 1024).decode("ascii").strip())
     except ValueError as exc:
         raise IdfBundleError(f"{hash_path} is not a hex SHA-256") from exc
     digest = bundle_digest(folder)
@@ -160,13 +211,20 @@ def load_bundle(folder: str | Path | None = None) -> Bundle:
         raise IdfBundleError(f"IDF model bundle {folder} is corrupt or modified: content hash {digest.hex()[:16]}... "
                              f"differs from the recorded {recorded.hex()[:16]}...")
     try:
-        text = (folder / MANIFEST).read_text()
-    except (OSError, ValueError) as exc:
+        text = read_bundle_file(folder, MANIFEST, MAX_MANIFEST_BYTES).decode("utf-8")
+    except ValueError as exc:
         raise IdfBundleError(f"IDF model bundle {folder}: unreadable {MANIFEST} ({exc})") from exc
     try:
         manifest = Manifest.from_json(text)
     except IdfBundleError as exc:
         raise IdfBundleError(f"IDF model bundle {folder}: {exc}") from exc
+    if not all(isinstance(x, dict) for x in (manifest.spec, manifest.networks)) or not all(
+            isinstance(info, dict) for info in manifest.networks.values()):
+        raise IdfBundleError(f"bundle {folder}: {MANIFEST} spec and networks must be objects")
+    used = {MANIFEST, TABLES} | {info.get("file") for info in manifest.networks.values()}
+    extra = sorted(str(n) for n in set(names_in(folder)) - used)
+    if extra:
+        raise IdfBundleError(f"bundle {folder} holds files its manifest does not use: {', '.join(extra[:5])}")
     for key, val in manifest.spec.items():
         cur = getattr(S, key, None)
         if (list(cur) if isinstance(cur, tuple) else cur) != val:
@@ -180,17 +238,13 @@ def load_bundle(folder: str | Path | None = None) -> Bundle:
             info = manifest.networks.get(name)
             if info is None:
                 raise IdfBundleError(f"bundle {folder}: manifest lists no network {name}")
-            path = folder / info["file"]
-            try:
-                blob = path.read_bytes()
-            except OSError as exc:
-                raise IdfBundleError(f"bundle {folder}: cannot read {info['file']}") from exc
+            blob = read_bundle_file(folder, info.get("file"))
             raw[name] = blob
             nets[name] = _load_net(blob, name)
     try:
-        with np.load(folder / TABLES) as z:
+        with np.load(io.BytesIO(read_bundle_file(folder, TABLES)), allow_pickle=False) as z:
             tables = _check_tables({k: z[k] for k in z.files})
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
         raise IdfBundleError(f"bundle {folder}: unreadable {TABLES} ({exc})") from exc
     return Bundle(folder, digest, manifest, nets, tables, raw)
 

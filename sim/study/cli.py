@@ -124,7 +124,7 @@ def _quiet_dask():
 def make_executor(args: argparse.Namespace, opts: dict[str, Any]) -> Any:
     from sim.study.exec import DaskExecutor, LocalExecutor
 
-    scheduler = args.scheduler or opts.get("scheduler")
+    scheduler = args.scheduler  # the command line only: a study file must not pick a cluster (docs/trade_study.md)
     if scheduler:
         with _quiet_dask():
             return DaskExecutor(scheduler, timeout_s=args.connect_timeout)

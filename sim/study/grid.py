@@ -204,7 +204,6 @@ class StudyFile(BaseModel):
     heatmap_axes: Any = None
     title: Any = None
     workers: Any = None
-    scheduler: Any = None
 
 
 STUDY_FILE_KEYS = frozenset(info.alias or name for name, info in StudyFile.model_fields.items())
@@ -221,6 +220,9 @@ def read_study_file(path: str | Path) -> dict[str, Any]:
         raise StudyError(f"--study {path}: cannot read ({exc.strerror})") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise StudyError(f"--study {path}: not valid TOML ({exc})") from None
+    if "scheduler" in raw:  # connecting to a cluster runs its code in this process: the user's choice only
+        raise StudyError(f"--study {path}: 'scheduler' is taken from the command line only (--scheduler ADDRESS); "
+                         "a study file cannot choose a Dask cluster (docs/trade_study.md, Trust)")
     try:
         StudyFile.model_validate(raw)
     except ValidationError as exc:

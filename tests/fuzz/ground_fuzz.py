@@ -24,6 +24,7 @@ from flight.codecs.registry import get_codec  # noqa: E402
 from flight.encoder import encode_frame  # noqa: E402
 from flight.frame import Frame  # noqa: E402
 from flight.packets import Packetizer, iter_stream  # noqa: E402
+from ground.budget import RunBudget  # noqa: E402
 from ground.reassembly import INCOMPLETE, VERIFIED, Reassembler  # noqa: E402
 from tests.stream_mutations import mutate  # noqa: E402
 from tools.fits_input import read_fits_frames  # noqa: E402
@@ -83,7 +84,8 @@ def check(packets: list[bytes], originals: dict[str, Frame]) -> Outcome:
     t0 = time.process_time()  # CPU time: a busy shared machine must not turn a slow start into a "hang"
     out = Outcome(0.0)
     try:
-        grounds = [Reassembler(), Reassembler()]
+        size = sum(len(p) for p in packets)  # each ground keeps a run budget as ground.decode does
+        grounds = [Reassembler(budget=RunBudget(size)), Reassembler(budget=RunBudget(size))]
         for p in packets:
             grounds[0].add_packet(p)
         for p in iter_stream(b"".join(packets)):
