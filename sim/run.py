@@ -13,6 +13,7 @@ from flight.codecs.registry import CODEC_CHOICES
 from sim.mission.engine import EXACT_PACKET_BUDGET, FIDELITIES, contact_packets, resolve_run, run_simulation
 from sim.output.report import format_summary, metrics_json, run_context, write_outputs
 from sim.scenario import load_scenario, parse_duration, parse_overrides, shipped_scenarios
+from sim.tle import TleError, read_tle_file
 from tools.cli import OneLineParser, run_cli
 from tools.files import check_writable
 
@@ -79,6 +80,10 @@ def run(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     overrides = parse_overrides(args.overrides)
     if args.tle:
+        try:
+            read_tle_file(args.tle)  # checked here so that a bad file is blamed on --tle, not on --set
+        except TleError as exc:
+            raise TleError(f"--tle: {exc}") from None
         overrides = {"orbit.tle_file": args.tle, **overrides}
     if args.start:
         overrides = {**overrides, "orbit.epoch": args.start}

@@ -45,10 +45,20 @@ def version() -> str:
             return "unknown"
 
 
+def invoked_as(prog: str) -> str:
+    """The name a user typed: the console script's (``astroflight-encode``) when run through one, else ``prog``
+    (the ``python -m ...`` form each tool is named by)."""
+    typed = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else ""
+    return typed if typed.startswith("astroflight-") else prog
+
+
 class OneLineParser(argparse.ArgumentParser):
-    """ArgumentParser whose usage errors are one line (``PROG: error: ...``, exit 2) and that has ``--version``."""
+    """ArgumentParser whose usage errors are one line (``PROG: error: ...``, exit 2) and that has ``--version``;
+    PROG is the command as the user typed it (:func:`invoked_as`)."""
 
     def __init__(self, *args, **kwargs) -> None:
+        if "prog" in kwargs:
+            kwargs["prog"] = invoked_as(kwargs["prog"])
         super().__init__(*args, **kwargs)
         self.add_argument("--version", action="version", version=f"%(prog)s {version()}",
                           help="print the version and exit")
@@ -75,6 +85,7 @@ def run_cli(prog: str, body: Callable[[], int]) -> int:
     ``SystemExit`` (argparse's ``--help``, ``--version`` and usage errors) passes through unchanged. Standard
     output is flushed here, so a reader that closed the pipe is noticed while the handler still applies.
     """
+    prog = invoked_as(prog)
     try:
         code = body()
         sys.stdout.flush()

@@ -108,6 +108,7 @@ def test_cli_tle_errors_are_one_line_exit_2(tmp_path, tle26):
     proc = _cli("--tle", str(bad))
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1
     assert "TLE line 2 checksum is 1, the line sums to 7" in proc.stderr
+    assert "error: --tle: TLE file" in proc.stderr and "--set" not in proc.stderr  # blamed on the flag given
     proc = _cli("--scenario", str(tle26))
     assert proc.returncode == 2 and f"use --tle {tle26}" in proc.stderr
 

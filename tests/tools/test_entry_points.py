@@ -230,7 +230,7 @@ def test_console_script_help_and_version(name):
     assert helped.returncode == 0 and "usage:" in helped.stdout and "--version" in helped.stdout, helped.stderr
     shown = subprocess.run([script, "--version"], capture_output=True, text=True, cwd=REPO, timeout=120)
     assert shown.returncode == 0 and shown.stderr == "", shown.stderr
-    assert shown.stdout.strip().endswith(f" {version()}") and version() != "unknown"
+    assert shown.stdout.strip() == f"{name} {version()}" and version() != "unknown"  # named as the user typed it
 
 
 def test_console_script_exit_code_is_mains():
@@ -238,7 +238,7 @@ def test_console_script_exit_code_is_mains():
     proc = subprocess.run([str(_script("astroflight-decode")), str(REPO / "no-such.bin"), "--out", "x"],
                           capture_output=True, text=True, cwd=REPO, timeout=120)
     assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [
-        f"python -m ground.decode: error: {REPO / 'no-such.bin'}: no such file"], proc.stderr
+        f"astroflight-decode: error: {REPO / 'no-such.bin'}: no such file"], proc.stderr
 
 
 def test_version_falls_back_to_pyproject(monkeypatch):
