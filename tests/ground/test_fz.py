@@ -174,3 +174,37 @@ def test_card_the_compressed_header_writes_falls_back_to_plain_fits(tmp_path: Pa
     assert report[0]["fz_tiles"] is None and report[1]["fz_tiles"] == {"tiles": 6, "downlinked": 0}
     with fits.open(tmp_path / "out" / "odd.fits") as hdul:
         assert hdul[0].header["ZCMPTYPE"] == "MINE"
+
+
+@needs_cfitsio
+@pytest.mark.parametrize("codec", ["rice", "raw"])
+def test_one_d_cube_and_long_strings(tmp_path: Path, codec: str) -> None:
+    """A 1-D image, a uint8 4-D cube (one .fits.fz per plane) and a 150-character CONTINUE string under its own
+    EXTNAME: funpack gives the plain product's pixels, fitsverify finds 0 errors and no warning the plain product
+    does not also have (the source's CONTINUE cards without LONGSTRN give one in both)."""
+    fits.PrimaryHDU(np.arange(33, dtype=np.int16)).writeto(tmp_path / "one.fits")
+    cube = (np.arange(2 * 3 * 40 * 50) % 251).astype(np.uint8).reshape(2, 3, 40, 50)
+    fits.PrimaryHDU(cube).writeto(tmp_path / "cube.fits")
+    hdu = fits.PrimaryHDU(np.arange(20 * 30, dtype=np.int32).reshape(20, 30) - 300)
+    hdu.header["LONGSTR"], hdu.header["EXTNAME"] = "x" * 150, "SCI"
+    hdu.writeto(tmp_path / "long.fits")
+    files = [tmp_path / n for n in ("one.fits", "cube.fits", "long.fits")]
+    (tmp_path / "w").mkdir()
+    _, fz_dir, plain_dir = _decode_both(tmp_path / "w", files, codec, None)
+    fz, plain = _products(fz_dir), _products(plain_dir)
+    assert len(fz) == 8
+    for z_path, p_path in zip(fz, plain, strict=True):
+        warnings = []
+        for path in (z_path, p_path):
+            text = subprocess.run(["fitsverify", str(path)], capture_output=True, text=True, check=False).stdout
+            found = re.search(r"Verification found (\d+) warning\(s\) and (\d+) error\(s\)", text)
+            assert found and found.group(2) == "0", text[-2000:]
+            warnings.append(found.group(1))
+        assert warnings[0] == warnings[1]
+        out = tmp_path / (z_path.name + ".unpacked.fits")
+        subprocess.run(["funpack", "-O", str(out), str(z_path)], check=True, capture_output=True)
+        with fits.open(out, do_not_scale_image_data=True) as u, fits.open(p_path, do_not_scale_image_data=True) as p:
+            unpacked = u[1] if u[0].header["NAXIS"] == 0 else u[0]
+            np.testing.assert_array_equal(unpacked.data, p[0].data)
+            assert unpacked.data.shape == p[0].data.shape
+            assert _values(unpacked.header) == _values(p[0].header)
