@@ -20,6 +20,7 @@ from flight.errors import FormatError, InputError
 from flight.litert_kernels import KERNEL_SETS, require_kernels
 from flight.packets import StreamStats, iter_stream
 from ground.budget import RunBudget
+from ground.fz import FZ_SUFFIX, write_fz_product
 from ground.names import ProductNames
 from ground.products import status_suffix, write_product
 from ground.reassembly import VERIFIED, Reassembler
@@ -44,6 +45,10 @@ def build_parser() -> OneLineParser:
     p.add_argument("--kernels", default="numba", choices=KERNEL_SETS,
                    help="kernel set of the IDF networks: numba (default) or litert (LiteRT's reference kernels, "
                    'needs pip install "astroflight[litert]"); both give the same bytes')
+    p.add_argument("--fz", action="store_true",
+                   help="write each verified frame as a tile-compressed FITS file DIR/<name>.fits.fz (RICE_1, the "
+                   "FITS tiled image convention, as fpack writes it; rice tiles placed as downlinked, raw and idf "
+                   "frames coded in one-row tiles); frames not verified are written as without --fz")
     p.add_argument("--json", action="store_true", help="print the report to stdout as JSON")
     return p
 
@@ -70,9 +75,20 @@ def run(argv: list[str] | None = None) -> int:
     names = ProductNames(out)  # unique file names in this run, never another frame's product
     for frame_id in ground.frame_ids():
         result = ground.result(frame_id)
+        fz_error, fz_tiles = "", None
         try:  # a product that cannot be written costs only itself
-            file_name = None if result.pixels is None else names.claim(result.name, status_suffix(result), frame_id)
-            written, product_error = write_product(result, out, file_name), ""
+            if args.fz and result.status == VERIFIED and result.pixels is not None:
+                try:
+                    written, tiles = write_fz_product(result, ground.tile_payloads(frame_id), out,
+                                                      names.claim(result.name, FZ_SUFFIX, frame_id))
+                    fz_tiles = {"tiles": len(tiles.payloads), "downlinked": tiles.downlinked}
+                except FormatError as exc:  # e.g. a card the compressed header writes itself: plain .fits
+                    fz_error = f".fits.fz not written, plain .fits instead: {exc}"
+            if fz_tiles is None:
+                file_name = None if result.pixels is None else names.claim(result.name, status_suffix(result),
+                                                                           frame_id)
+                written = write_product(result, out, file_name)
+            product_error = ""
         except FormatError as exc:
             written, product_error = None, f"product not written: {exc}"
         except OSError as exc:
@@ -81,6 +97,7 @@ def run(argv: list[str] | None = None) -> int:
             "name": result.name, "status": result.status, "missing": result.missing,
             "path": str(written) if written else None, "frame_id": frame_id, "reason": result.reason,
             "product_error": product_error,
+            **({"fz_error": fz_error, "fz_tiles": fz_tiles} if args.fz else {}),
             "missing_parts": result.missing_parts, "missing_packets": result.missing_packets,
             "corrupt_tiles": result.corrupt_tiles, "conflicting_parts": result.conflicting_parts,
             "missing_parts_count": result.missing_parts_count,
@@ -111,7 +128,7 @@ def run(argv: list[str] | None = None) -> int:
         for f in frames:
             extra = f"  missing: {', '.join(f['missing'][:8])}{' ...' if len(f['missing']) > 8 else ''}" \
                 if f["missing"] else ""
-            why = "".join(f"  ({text})" for text in (f["reason"], f["product_error"]) if text)
+            why = "".join(f"  ({text})" for text in (f["reason"], f["product_error"], f.get("fz_error")) if text)
             print(f"{f['status']:>10s}  {f['name']}{extra}{why}")
         s = report["summary"]
         print(f"{s['verified']}/{s['frames']} frames verified; {s['packets_valid']} valid packets, "

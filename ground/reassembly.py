@@ -204,6 +204,24 @@ class Reassembler:
         """Drop a frame's state (after its product is written and acknowledged)."""
         self._frames.pop(frame_id, None)
 
+    def tile_payloads(self, frame_id: int) -> dict[int, tuple[int, bytes]]:
+        """Tile index -> (tile codec id, payload) of every tile item that arrived whole, as downlinked (the bytes a
+        verified frame's tiles were decoded from; ``ground.fz`` places RICE_1 payloads in the heap unchanged)."""
+        state = self._frames[frame_id]
+        header = self.result(frame_id).header
+        out: dict[int, tuple[int, bytes]] = {}
+        if header is None:
+            return out
+        for item in sorted(i for i in state.item_length if 1 <= i <= header.n_tiles):
+            raw = _assemble(state, item, header.max_item_length(item - 1))
+            if raw is not None:
+                try:
+                    codec_id, _, payload = unpack_tile(raw)
+                except FormatError:
+                    continue
+                out[item - 1] = (codec_id, payload)
+        return out
+
     def result(self, frame_id: int) -> FrameResult:
         """Decode what has arrived of a frame and say whether it is verified, incomplete or corrupt."""
         state = self._frames[frame_id]

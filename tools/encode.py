@@ -30,6 +30,9 @@ from tools.fits_input import read_fits
 from tools.fits_limits import check_fits_limits
 
 PROG = "python -m tools.encode"
+#: Output names that promise a FITS file (FITS 4.0 appendix: .fits, .fit, .fts; fpack's .fz; gzip'd FITS);
+#: a packet stream written under one would mislead every FITS reader, so they are refused.
+FITS_NAMES = (".fits", ".fit", ".fts", ".fz", ".fits.gz", ".fit.gz", ".fts.gz")
 
 
 def build_parser() -> OneLineParser:
@@ -87,6 +90,9 @@ def run(argv: list[str] | None = None) -> int:
     require_kernels(args.kernels)  # before any work: an unavailable kernel set is one line, exit 2
     if args.codec not in CODEC_CHOICES:
         raise InputError(f"unknown codec {args.codec!r} (choose from {', '.join(CODEC_CHOICES)})")
+    if args.out.lower().endswith(FITS_NAMES):
+        raise InputError(f"--out {args.out}: a FITS file name, but {PROG} writes a CCSDS packet stream; name it "
+                         "e.g. pass.bin (FITS products come from python -m ground.decode STREAM --out DIR [--fz])")
     if not MIN_PACKET <= args.packet_size <= MAX_PACKET:
         raise InputError(f"--packet-size must be between {MIN_PACKET} and {MAX_PACKET}")
     for path in args.files:  # the container's limits, from the headers, before any pixel is allocated
