@@ -86,7 +86,7 @@ def test_steady_state_warning_when_the_store_is_still_filling() -> None:
 
 
 def test_a_short_run_of_leo_warns_in_metrics_and_on_stderr() -> None:
-    """leo's 32 GB store fills for weeks: a 2-day run must say its figures are not steady state."""
+    """leo's 32 GB store fills for days: a 2-day run must say its figures are not steady state."""
     cmd = [sys.executable, "-m", "sim.run", "--orbit", "leo", "--codec", "raw", "--fidelity", "statistical",
            "--duration", "2d", "--json"]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=True)
