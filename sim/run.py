@@ -59,8 +59,9 @@ def build_parser() -> OneLineParser:
     p.add_argument("--json", action="store_true", help="print metrics.json to stdout instead of the table")
     bar = p.add_mutually_exclusive_group()
     bar.add_argument("--progress", dest="progress", action="store_true", default=None,
-                     help="show a progress bar (default: when stderr is a terminal)")
-    bar.add_argument("--no-progress", dest="progress", action="store_false")
+                     help="show a progress bar (default: a bar when stderr is a terminal, plain progress lines "
+                          "otherwise)")
+    bar.add_argument("--no-progress", dest="progress", action="store_false", help="print no progress at all")
     return p
 
 
@@ -92,7 +93,10 @@ def run(argv: list[str] | None = None) -> int:
     duration = parse_duration(args.duration) if args.duration else None
     if args.out:
         check_writable(args.out)
-    progress = sys.stderr.isatty() if args.progress is None else args.progress
+    if args.progress is None:
+        progress = "bar" if sys.stderr.isatty() else "lines"
+    else:
+        progress = "bar" if args.progress else "off"
     if args.fidelity == "exact":
         packets = contact_packets(scenario, duration or resolve_run(scenario, None, "exact")[0])
         if packets > 3 * EXACT_PACKET_BUDGET:
@@ -100,6 +104,8 @@ def run(argv: list[str] | None = None) -> int:
                   "consider --fidelity statistical", file=sys.stderr)
     result = run_simulation(scenario, args.codec, duration, args.seed, args.fidelity, progress=progress)
     result.metrics.update(run_context(scenario, result.metrics["duration_s"]))
+    for warning in result.metrics.get("warnings", []):
+        print(f"python -m sim.run: warning: {warning}", file=sys.stderr)
     if args.out:
         write_outputs(result, args.out)
     if args.json:

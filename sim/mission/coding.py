@@ -24,6 +24,7 @@ import functools
 import hashlib
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,7 +117,8 @@ class Coder:
     """Codes the source frames (once each) with one codec; exact fidelity also builds real packets."""
 
     def __init__(self, source: FrameSource, codec_name: str, cfg: CodecConfig, exact: bool,
-                 use_cache: bool = True) -> None:
+                 use_cache: bool = True, on_calibration: Callable[[int, int], None] | None = None) -> None:
+        self.on_calibration = on_calibration  # called (frames done, frames total) while building the table
         self.source, self.cfg, self.exact, self.use_cache = source, cfg, exact, use_cache
         self.codec = MemoCodec(get_codec(codec_name, cfg.idf_model or None))  # InputError if unavailable
         self.codec_name = codec_name
@@ -146,8 +148,13 @@ class Coder:
             self._rows = {i: CodedSource.from_json(row) for i, row in enumerate(hit)}
             self.cache_hit = True
             return
-        for i in range(len(self.source)):
+        total = len(self.source)
+        for i in range(total):
+            if self.on_calibration is not None:
+                self.on_calibration(i, total)
             self.coded(i)
+        if self.on_calibration is not None:
+            self.on_calibration(total, total)
         self._encoded.clear()  # statistical fidelity keeps sizes only
         self.save_table()
 

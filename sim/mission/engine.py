@@ -34,9 +34,9 @@ from sim.mission.faults import Faults
 from sim.mission.groundseg import GroundSegment
 from sim.mission.link import Link
 from sim.mission.onboard import Onboard
-from sim.mission.progress import ProgressBar
+from sim.mission.progress import make_progress
 from sim.mission.radio import Radio
-from sim.mission.records import event_row
+from sim.mission.records import EventLog
 from sim.scenario import Scenario, ScenarioError
 from sim.world.orbit import Contact, compute_geometry
 from sim.world.sources import make_source
@@ -50,10 +50,11 @@ PLANNING_HORIZON_S = 3 * 86400.0
 @dataclass
 class SimResult:
     """What a run produced: ``metrics`` (the metrics.json dict), per-frame ``events``, the ``timeline`` of
-    storage and data over time, and the contact windows as ``passes`` [(start, end) seconds]."""
+    storage and data over time, and the contact windows as ``passes`` [(start, end) seconds]. ``events`` is
+    an :class:`~sim.mission.records.EventLog` (rows spooled to a temporary file; iterate it, take ``len``)."""
 
     metrics: dict
-    events: list[dict]
+    events: EventLog | list[dict]  # iterable of events.csv rows (dicts), in capture order
     timeline: dict[str, list[float]]
     passes: list[tuple[float, float]]
     contacts: list[dict] = field(default_factory=list)  # with station and whether it was missed
@@ -73,7 +74,7 @@ class Timeline:
         """One timeline point (the monitor calls this on a grid; the radio at every AOS and LOS)."""
         ob, c = self.onboard, self.onboard.count
         self.rows.append((self.env.now, ob.raw.used, ob.store.used, c.generated_bytes, c.delivered_raw_bytes,
-                          c.bytes_sent, len(ob.records), c.verified))
+                          c.bytes_sent, ob.captured, c.verified))
 
     def monitor(self, step: float) -> Generator[simpy.Event, Any, None]:
         """simpy process: a sample every ``step`` seconds."""
@@ -113,11 +114,12 @@ def contact_packets(scenario: Scenario, duration_s: float) -> float:
 
 
 def run_simulation(scenario: Scenario, codec: str, duration_s: float | None = None, seed: int = 0,
-                   fidelity: str = "auto", progress: bool = False) -> SimResult:
+                   fidelity: str = "auto", progress: bool | str = False) -> SimResult:
     """Simulate ``scenario`` with ``codec`` for ``duration_s`` seconds (None: default) and return the result.
 
     Raises ``flight.errors.InputError`` (``ScenarioError``) for anything the user can fix: an unknown fidelity,
-    a codec that is not available, unreadable frames, a negative seed.
+    a codec that is not available, unreadable frames, a negative seed. ``progress``: a mode of
+    :data:`sim.mission.progress.MODES` ("off", "bar", "lines"), or True for "bar" and False for "off".
     """
     wall0 = time.perf_counter()
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
@@ -127,7 +129,9 @@ def run_simulation(scenario: Scenario, codec: str, duration_s: float | None = No
     geometry = compute_geometry(scenario, duration_s)
     source = make_source(scenario)
     env = simpy.Environment()
-    coder = Coder(source, codec, scenario.codec, exact)
+    mode = ("bar" if progress else "off") if isinstance(progress, bool) else progress
+    bar = make_progress(mode, duration_s, label=f"{scenario.name} {codec} {fidelity}")
+    coder = Coder(source, codec, scenario.codec, exact, on_calibration=bar.calibrating)
     link = Link(scenario.link, scenario.radio.framing_overhead, seed)
     ground = GroundSegment(exact, scenario.codec.idf_model or None)
     faults = Faults(scenario.faults, seed)
@@ -141,19 +145,21 @@ def run_simulation(scenario: Scenario, codec: str, duration_s: float | None = No
     faults.start(env, cores.reset, onboard.store, lambda src: radio.airtime(src).lengths)
     step = min(max(duration_s / 2000.0, 10.0), 3600.0)
     env.process(timeline.monitor(step))
-    bar = ProgressBar(duration_s, enabled=progress, label=f"{scenario.name} {codec} {fidelity}")
     for k in range(1, 201):
         env.run(until=duration_s * k / 200)
         bar.update(env.now)
+        onboard.retire()
     bar.close()
     timeline.sample()
+    onboard.finish()
     coder.save_table()
     metrics = metrics_mod.summarise(scenario=scenario, codec=codec, seed=seed, duration_s=duration_s, exact=exact,
                                     geometry=geometry, onboard=onboard, cores=cores, faults=faults, now=env.now,
                                     why=why, wall_s=time.perf_counter() - wall0)
+    metrics["warnings"] = metrics_mod.steady_state_warnings(timeline.rows, onboard.store.capacity, env.now)
     return SimResult(
         metrics=metrics,
-        events=[event_row(r) for r in onboard.records],
+        events=onboard.log,
         timeline=metrics_mod.timeline_columns(timeline.rows),
         passes=[(c.start, c.end) for c in geometry.contacts],
         contacts=_contact_rows(geometry.contacts, radio.missed_contacts, radio.contact_outage_s),

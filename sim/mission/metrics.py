@@ -15,14 +15,12 @@ Every frame is counted in exactly one state (``captured == verified + awaiting +
 
 from __future__ import annotations
 
-from collections import Counter
-
 import numpy as np
 
 from sim.mission.cpu import Cores
 from sim.mission.faults import Faults
 from sim.mission.onboard import Onboard
-from sim.mission.records import AWAITING_STATES, CODING, DROPPED, FAILED, RAW, STORED, VERIFIED
+from sim.mission.records import AWAITING_STATES, CODING, RAW, STORED, VERIFIED
 from sim.scenario import Scenario
 from sim.world.orbit import Geometry
 
@@ -36,6 +34,36 @@ def timeline_columns(rows: list[tuple]) -> dict[str, list[float]]:
     return {name: [r[i] for r in rows] for i, name in enumerate(TIMELINE_COLUMNS)}
 
 
+#: Storage counts as still filling when the packet store rose by more than this fraction of its capacity per day
+#: over the last ``STEADY_WINDOW_DAYS`` (least-squares slope of the timeline's ``packet_store_bytes``). 1 %/day:
+#: the store would fill in under 100 days at that rate, so a headline frames/day taken now is not the long-run one.
+FILLING_RATE_PER_DAY = 0.01
+STEADY_WINDOW_DAYS = 3.0  # the last days looked at (half the run when it is shorter than twice this)
+
+
+def storage_fill_rate(rows: list[tuple], capacity_bytes: float, end_s: float) -> float:
+    """Packet-store fill rate at the end of a run, as a fraction of ``capacity_bytes`` per day (float, may be
+    negative): the least-squares slope of ``packet_store_bytes`` (column 2 of the timeline ``rows``, time in
+    column 0, s) over the last ``min(STEADY_WINDOW_DAYS, end_s / 2)``. 0.0 with fewer than two samples there."""
+    window = min(STEADY_WINDOW_DAYS * 86400.0, end_s / 2.0)
+    pts = np.array([(r[0], r[2]) for r in rows if r[0] >= end_s - window], dtype=float).reshape(-1, 2)
+    if len(pts) < 2 or np.ptp(pts[:, 0]) == 0 or capacity_bytes <= 0:
+        return 0.0
+    slope = np.polyfit(pts[:, 0], pts[:, 1], 1)[0]  # bytes per second
+    return float(slope * 86400.0 / capacity_bytes)
+
+
+def steady_state_warnings(rows: list[tuple], capacity_bytes: float, end_s: float) -> list[str]:
+    """One-line warnings about a run that ended before storage reached steady state (empty list: none)."""
+    rate = storage_fill_rate(rows, capacity_bytes, end_s)
+    if rate <= FILLING_RATE_PER_DAY:
+        return []
+    days = min(STEADY_WINDOW_DAYS, end_s / 2.0 / 86400.0)
+    return [f"storage not in steady state: the packet store was still filling at {100 * rate:.1f} % of capacity "
+            f"per day over the last {days:.2g} d (threshold {100 * FILLING_RATE_PER_DAY:g} %/d); frames/day and "
+            "latency may not hold for a longer run"]
+
+
 def _pct(values: list[float], q: float) -> float | None:
     return float(np.percentile(values, q)) if values else None
 
@@ -44,19 +72,18 @@ def summarise(*, scenario: Scenario, codec: str, seed: int, duration_s: float, e
               onboard: Onboard, cores: Cores, faults: Faults, now: float, why: str, wall_s: float) -> dict:
     """The metrics.json dict of a run of ``scenario`` with ``codec`` that ended at ``now`` (s); ``why`` says how
     its duration and fidelity were chosen, ``wall_s`` is the wall-clock seconds it took."""
-    s, c, recs = scenario, onboard.count, onboard.records
+    s, c, tally = scenario, onboard.count, onboard.log.tally
+    if onboard.live:
+        raise RuntimeError("summarise() needs onboard.finish() first (frames still live)")
     store, raw, coder, profile = onboard.store, onboard.raw, onboard.coder, cores.profile
-    states = Counter(r.state for r in recs)
-    dropped = dict(sorted(Counter(r.reason for r in recs if r.state == DROPPED).items()))
-    failed = dict(sorted(Counter(r.reason for r in recs if r.state == FAILED).items()))
+    states = tally.states
+    dropped = dict(sorted(tally.dropped.items()))
+    failed = dict(sorted(tally.failed.items()))
     awaiting = sum(states[k] for k in AWAITING_STATES)
-    captured = len(recs)
+    captured = tally.captured
     verified = states[VERIFIED]
-    compressed = [r for r in recs if r.compressed_s == r.compressed_s]
-    raw_c = sum(r.raw_bytes for r in compressed)
-    coded_c = sum(r.coded_bytes for r in compressed)
-    packet_c = sum(r.packet_bytes for r in compressed)
-    latencies = [r.latency_s for r in recs if r.state == VERIFIED]
+    raw_c, coded_c, packet_c = tally.raw_c, tally.coded_c, tally.packet_c
+    latencies = tally.latencies()
     days = duration_s / 86400.0
     busy = cores.busy_s(now)
     contacts = geometry.contacts
@@ -84,7 +111,7 @@ def summarise(*, scenario: Scenario, codec: str, seed: int, duration_s: float, e
         "frames": {
             "captured": captured,
             "compressed": c.compressed,
-            "downlinked": sum(1 for r in recs if r.downlinked_s == r.downlinked_s),
+            "downlinked": tally.downlinked,
             "verified": verified,
             "awaiting": awaiting,
             "awaiting_where": {"raw_buffer": states[RAW], "coding": states[CODING], "packet_store": states[STORED]},

@@ -2,8 +2,9 @@
 they all use (a frame queued for the radio, verified by the ground, released, dropped, failed).
 
 :class:`Onboard` owns the raw buffer, the packet store and the downlink queue (built here from the scenario),
-the list of frame records and :class:`Counters`. It is handed the coder, the ground segment and the faults by
-the engine; the processes (:mod:`sim.mission.camera`, :mod:`sim.mission.cpu`, :mod:`sim.mission.radio`) are
+the live frame records, the event log of finished ones (:class:`~sim.mission.records.EventLog`, so memory does
+not grow with the run) and :class:`Counters`. It is handed the coder, the ground segment and the faults by the
+engine; the processes (:mod:`sim.mission.camera`, :mod:`sim.mission.cpu`, :mod:`sim.mission.radio`) are
 handed it in turn. It imports no process.
 """
 
@@ -18,7 +19,7 @@ from sim.mission.coding import Coder
 from sim.mission.faults import Faults
 from sim.mission.groundseg import GroundSegment
 from sim.mission.queue import DownlinkQueue
-from sim.mission.records import DROPPED, FAILED, VERIFIED, FrameRecord
+from sim.mission.records import DROPPED, FAILED, VERIFIED, EventLog, FrameRecord
 from sim.mission.storage import PacketStore, RawBuffer
 from sim.scenario import Scenario
 
@@ -62,13 +63,17 @@ class Onboard:
         self.store = PacketStore(env, st.capacity_bytes, st.policy, self.drop, self.release)
         self.queue = DownlinkQueue(scenario.radio.queue, scenario.radio.retransmit_first)
         self._queue_wakeup: simpy.Event | None = None
-        self.records: list[FrameRecord] = []
+        self.live: dict[int, FrameRecord] = {}  # captured frames not yet retired into the event log
+        self.retired: list[FrameRecord] = []  # released since the last retire(): final, not yet logged
+        self.log = EventLog()  # finished frames' events.csv rows (spooled to disk) and metric tallies
+        self.captured = 0
         self.awaiting_ack: set[int] = set()  # frames sent in full, not yet acknowledged or NAKed
         self.count = Counters()
 
     def capture(self, rec: FrameRecord) -> None:
         """A new frame from the camera: recorded, counted, into the raw buffer (which may drop it)."""
-        self.records.append(rec)
+        self.live[rec.frame_id] = rec
+        self.captured += 1
         self.count.generated_bytes += rec.raw_bytes
         self.raw.put(rec)
 
@@ -103,6 +108,22 @@ class Onboard:
         self.coder.forget(rec.frame_id)
         self.faults.forget(rec.frame_id)
         self.awaiting_ack.discard(rec.frame_id)
+        self.retired.append(rec)
+
+    def retire(self) -> None:
+        """Move the frames released since the last call into the event log and forget them (the engine calls
+        this between run steps, so nothing still handling a frame in the same instant can touch it later)."""
+        for rec in self.retired:
+            if self.live.pop(rec.frame_id, None) is not None:
+                self.log.add(rec)
+        self.retired = []
+
+    def finish(self) -> None:
+        """The run is over: every frame still onboard goes into the event log in its end-of-run state."""
+        self.retire()
+        for rec in self.live.values():
+            self.log.add(rec)
+        self.live = {}
 
     def drop(self, rec: FrameRecord, reason: str) -> None:
         """End ``rec`` as dropped for ``reason`` (a full store, an eviction)."""

@@ -23,6 +23,7 @@ from tools.files import staged_dir
 #: SGP4 from a TLE: ~1 km at the epoch, growing by 1-3 km a day (Vallado et al. 2006, "Revisiting Spacetrack
 #: Report #3", AIAA 2006-6753, section on accuracy). Beyond this many days the header warns.
 TLE_FAR_DAYS = 14.0
+ACCESS_BLOCK = 64  # contacts per access_geometry call (memory: ~64 x pass samples x stations, a few MB)
 
 
 def write_outputs(result, out_dir: str | Path) -> list[Path]:
@@ -64,7 +65,9 @@ def access_report(result: Any) -> list[dict]:
 
     scenario = Scenario.model_validate(result.scenario)
     rows = result.contacts
-    geo = access_geometry(scenario, [(c["start_s"], c["end_s"], c["station"]) for c in rows])
+    spans = [(c["start_s"], c["end_s"], c["station"]) for c in rows]
+    # In blocks of contacts: one call over a year of passes held ~1 GB of skyfield samples at once.
+    geo = [g for k in range(0, len(spans), ACCESS_BLOCK) for g in access_geometry(scenario, spans[k:k + ACCESS_BLOCK])]
     t = result.timeline.get("t_s", [])
     sent = result.timeline.get("downlinked_bytes", [])
 
