@@ -29,7 +29,7 @@ import numpy as np
 from flight.codecs.rice import RiceCodec
 from flight.errors import FormatError
 from flight.rice import rice_encode, rice_encode_tiles
-from ground.products import BLOCK, _padded, card, status_cards
+from ground.products import BLOCK, card, check_read_back, padded, status_cards
 from ground.reassembly import VERIFIED, FrameResult
 from tools.files import atomic_output
 
@@ -126,7 +126,7 @@ def fz_bytes(result: FrameResult, tiles: FzTiles) -> bytes:
     ext += card("ZNAXIS", len(axes), "number of array dimensions")
     ext += b"".join(card(f"ZNAXIS{k}", n) for k, n in enumerate(axes, 1)) + card("ZEXTEND", True)
     ext += head.cards.encode("ascii", errors="replace") + status_cards(result) + b"END".ljust(80)
-    out = [_padded(primary, b" "), _padded(ext, b" "), _padded(descriptors.tobytes() + heap, b"\0")]
+    out = [padded(primary, b" "), padded(ext, b" "), padded(descriptors.tobytes() + heap, b"\0")]
     data = b"".join(out)
     assert len(data) % BLOCK == 0
     return data
@@ -148,24 +148,5 @@ def write_fz_product(result: FrameResult, downlinked: dict[int, tuple[int, bytes
     with atomic_output(path) as fh:
         fh.write(data)
         fh.flush()
-        _check_read_back(fh.name, result)
+        check_read_back(fh.name, result, hdu=1, what=".fits.fz product", compressed=True)
     return path, tiles
-
-
-def _check_read_back(path: str, result: FrameResult) -> None:
-    """FormatError unless astropy decompresses the file at ``path`` to the frame's stored pixels and status."""
-    from astropy.io import fits
-
-    assert result.pixels is not None
-    try:
-        with fits.open(path, do_not_scale_image_data=True, memmap=False) as hdul:
-            hdu = hdul[1]
-            data, status = hdu.data, hdu.header.get("AFSTATUS")
-            same = (isinstance(hdu, fits.CompImageHDU) and data is not None
-                    and data.dtype.newbyteorder("=") == result.pixels.dtype.newbyteorder("=")
-                    and data.size == result.pixels.size
-                    and np.array_equal(data.reshape(result.pixels.shape), result.pixels))
-    except Exception as exc:  # astropy raises several types on a file it cannot read
-        raise FormatError(f".fits.fz product does not read back: {exc}") from None
-    if not same or status != result.status.upper():
-        raise FormatError(".fits.fz product does not read back as the frame's pixels and status")

@@ -46,7 +46,8 @@ def card(keyword: str, value: bool | int | str, comment: str = "") -> bytes:
     return image.ljust(80).encode("ascii")
 
 
-def _padded(data: bytes, fill: bytes) -> bytes:
+def padded(data: bytes, fill: bytes) -> bytes:
+    """``data`` filled with ``fill`` to a whole number of 2880-byte FITS blocks."""
     return data + fill * (-len(data) % BLOCK)
 
 
@@ -78,12 +79,12 @@ def product_bytes(result: FrameResult) -> bytes:
     header += b"".join(card(f"NAXIS{k}", n) for k, n in enumerate(axes, 1))
     header += card("EXTEND", True)
     header += head.cards.encode("ascii", errors="replace") + status_cards(result) + b"END".ljust(80)
-    parts = [_padded(header, b" "), _padded(pixels_be(result.pixels), b"\0")]
+    parts = [padded(header, b" "), padded(pixels_be(result.pixels), b"\0")]
     if result.status != VERIFIED and result.mask is not None:
         mask = card("XTENSION", "IMAGE", "image extension") + card("BITPIX", 8) + card("NAXIS", 2)
         mask += card("NAXIS1", head.cols) + card("NAXIS2", head.rows) + card("PCOUNT", 0) + card("GCOUNT", 1)
         mask += card("EXTNAME", "MASK", "1 where the pixel was decoded and verified") + b"END".ljust(80)
-        parts += [_padded(mask, b" "), _padded(result.mask.astype(np.uint8).tobytes(), b"\0")]
+        parts += [padded(mask, b" "), padded(result.mask.astype(np.uint8).tobytes(), b"\0")]
     return b"".join(parts)
 
 
@@ -105,22 +106,26 @@ def write_product(result: FrameResult, folder: str | Path, file_name: str | None
     with atomic_output(path) as fh:
         fh.write(data)
         fh.flush()
-        _check_read_back(fh.name, result)
+        check_read_back(fh.name, result)
     return path
 
 
-def _check_read_back(path: str, result: FrameResult) -> None:
-    """FormatError unless the file at ``path`` reads back (astropy) as the frame's stored pixels and status: the
-    product is never renamed into place if its header would make a reader see other pixels."""
+def check_read_back(path: str, result: FrameResult, hdu: int = 0, what: str = "product",
+                    compressed: bool = False) -> None:
+    """FormatError unless astropy reads HDU ``hdu`` of the file at ``path`` back as the frame's stored pixels (any
+    shape holding them in order, e.g. a 1-D image) and status: a product is never put in place if a reader would see
+    other pixels. ``hdu`` 1 is the tile-compressed image of a ``.fits.fz`` product (``ground.fz``), which astropy
+    decompresses (``compressed`` requires that it is one); ``what`` names the product in the message."""
     from astropy.io import fits
 
     try:
         with fits.open(path, do_not_scale_image_data=True, memmap=False) as hdul:
-            data, status = hdul[0].data, hdul[0].header.get("AFSTATUS")
-            same = (data is not None and data.dtype.newbyteorder("=") == result.pixels.dtype.newbyteorder("=")
+            data, status = hdul[hdu].data, hdul[hdu].header.get("AFSTATUS")
+            same = ((not compressed or isinstance(hdul[hdu], fits.CompImageHDU)) and data is not None
+                    and data.dtype.newbyteorder("=") == result.pixels.dtype.newbyteorder("=")
                     and data.size == result.pixels.size
                     and np.array_equal(data.reshape(result.pixels.shape), result.pixels))
     except Exception as exc:  # astropy raises several types on a file it cannot read
-        raise FormatError(f"product does not read back as FITS: {exc}") from None
+        raise FormatError(f"{what} does not read back as FITS: {exc}") from None
     if not same or status != result.status.upper():
-        raise FormatError("product does not read back as the frame's pixels and status")
+        raise FormatError(f"{what} does not read back as the frame's pixels and status")
