@@ -10,6 +10,7 @@ from flight.codecs.registry import get_codec
 from flight.errors import InputError
 from sim.mission.engine import resolve_run, run_simulation
 from sim.scenario import load_scenario
+from tests.sim.run_checks import comparable, conserved, without_host
 
 H = 3600.0
 #: Small frames and a slow cadence keep exact runs to a second or two; everything else is the shipped scenario.
@@ -25,20 +26,6 @@ def _idf_or_skip(codec: str) -> None:
             get_codec("idf")
         except InputError as exc:
             pytest.skip(f"codec idf not available yet: {exc}")
-
-
-def conserved(m: dict) -> bool:
-    f = m["frames"]
-    return f["captured"] == f["verified"] + f["awaiting"] + sum(f["dropped"].values()) + sum(f["failed"].values())
-
-
-def without_host(m: dict) -> dict:
-    return {k: v for k, v in m.items() if k not in ("wall_s", "calibration")}
-
-
-def comparable(events: list[dict]) -> list[dict]:
-    """Events with NaN replaced (NaN != NaN would make equal logs compare unequal)."""
-    return [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in e.items()} for e in events]
 
 
 @pytest.mark.parametrize("codec", ["raw", "rice", "idf"])

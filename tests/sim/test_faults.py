@@ -5,7 +5,6 @@ outages fill storage and the policy drops by its reason. Small frames keep the e
 from __future__ import annotations
 
 import json
-import math
 
 import pytest
 
@@ -14,6 +13,7 @@ from flight.errors import InputError
 from sim.mission.engine import run_simulation
 from sim.mission.faults import Faults
 from sim.scenario import FaultsConfig, ScenarioError, load_scenario
+from tests.sim.run_checks import comparable, conserved, without_host
 
 DAY = 86400.0
 TINY = {"camera.rows": 128, "camera.cols": 128, "camera.cadence_s": 120.0, "codec.tile_rows": 16,
@@ -25,19 +25,6 @@ EVERY_FAULT = {**TINY, **SLOW_CPU, "faults.reset_rate_per_day": 24.0, "faults.re
                "faults.storage_upsets_per_bit_day": 2e-6, "storage.capacity_bytes": 3e6,
                "storage.raw_capacity_bytes": 1.2e6, "faults.outages": [{"start": "1d", "duration": "1d"}],
                "link.packet_loss": 0.02, "link.missed_pass_probability": 0.2, "link.max_transmissions": 4}
-
-
-def conserved(m: dict) -> bool:
-    f = m["frames"]
-    return f["captured"] == f["verified"] + f["awaiting"] + sum(f["dropped"].values()) + sum(f["failed"].values())
-
-
-def without_host(m: dict) -> dict:
-    return {k: v for k, v in m.items() if k not in ("wall_s", "calibration")}
-
-
-def comparable(events: list[dict]) -> list[dict]:
-    return [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in e.items()} for e in events]
 
 
 def run(overrides: dict, codec: str = "rice", days: float = 3.0, seed: int = 7, fidelity: str = "exact"):

@@ -7,15 +7,12 @@ import io
 import math
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from sim.mission.metrics import FILLING_RATE_PER_DAY, steady_state_warnings, storage_fill_rate
 from sim.mission.progress import ProgressLines, make_progress
 from sim.mission.records import CSV_FIELDS, EventLog, FrameRecord, event_row
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def _record(fid: int, **kw) -> FrameRecord:
